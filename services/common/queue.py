@@ -1,0 +1,86 @@
+"""RQ helpers: the three queues, enqueueing plain-data jobs, progress in job meta, and workers.
+
+Jobs are plain importable functions of plain data (a dict payload), as RQ recommends. Progress goes into
+``job.meta`` (:func:`report_progress`); results and tracebacks stay in RQ's own registries, so a failed
+or abandoned job is visible with RQ's tools as well as ``zerosearch jobs``.
+
+    job = enqueue(conn, QueueName.EVAL, "zerosearch.evaluator.jobs.run_eval_job", {"model": "..."})
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from typing import Any
+
+import redis
+from rq import Queue, Worker, get_current_job
+from rq.job import Job
+
+from zerosearch.common.defaults import (
+    JOB_RESULT_TTL_S,
+    JOB_TIMEOUT_S,
+    QUEUE_EVAL,
+    QUEUE_SFT,
+    QUEUE_TRAIN,
+)
+
+__all__ = ["QueueName", "enqueue", "get_queue", "report_progress", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+
+class QueueName(str, enum.Enum):
+    """The platform's RQ queues (design.md: train, eval, sft)."""
+
+    TRAIN = QUEUE_TRAIN
+    EVAL = QUEUE_EVAL
+    SFT = QUEUE_SFT
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def get_queue(conn: redis.Redis, name: QueueName | str) -> Queue:
+    """The RQ queue ``name`` on ``conn``."""
+    return Queue(str(QueueName(name)), connection=conn, default_timeout=JOB_TIMEOUT_S)
+
+
+def enqueue(
+    conn: redis.Redis,
+    queue: QueueName | str,
+    func: str,
+    payload: dict[str, Any],
+    *,
+    job_id: str | None = None,
+    description: str | None = None,
+) -> Job:
+    """Enqueue ``func(payload)`` (a dotted path) on ``queue``; meta starts as ``{"state": "queued"}``."""
+    job = get_queue(conn, queue).enqueue(
+        func,
+        payload,
+        job_id=job_id,
+        description=description or f"{queue}: {func.rsplit('.', 1)[-1]}",
+        result_ttl=JOB_RESULT_TTL_S,
+        failure_ttl=JOB_RESULT_TTL_S,
+        meta={"state": "queued"},
+    )
+    log.info("enqueued %s on %s", job.id, queue)
+    return job
+
+
+def report_progress(**meta: Any) -> None:
+    """Merge ``meta`` into the current RQ job's meta (no-op outside a job, e.g. foreground runs)."""
+    job = get_current_job()
+    if job is None:
+        return
+    job.meta.update(meta)
+    job.save_meta()
+
+
+def run_worker(conn: redis.Redis, queues: list[QueueName | str], *, burst: bool = False,
+               name: str | None = None) -> bool:
+    """Consume ``queues`` until stopped (or until empty with ``burst``); returns whether work was done."""
+    worker = Worker([get_queue(conn, q) for q in queues], connection=conn, name=name)
+    log.info("worker %s on %s", worker.name, ", ".join(str(QueueName(q)) for q in queues))
+    return bool(worker.work(burst=burst, with_scheduler=False))
