@@ -1,0 +1,47 @@
+"""The policy-engine interface: batched generation that stops at tag boundaries.
+
+Implementations (transformers, vLLM, OpenAI-compatible) live in ``zerosearch.common.policies``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+__all__ = ["Generation", "Policy"]
+
+
+@dataclass
+class Generation:
+    """One continuation: sampled ids (cut after the stop string), their text, optional logprobs."""
+
+    ids: list[int]
+    text: str
+    logprobs: list[float] | None = None
+    stop: str | None = None  # which stop string ended it; None for EOS or the token limit
+
+
+class Policy(ABC):
+    """Generates continuations of token-id prompts for a batch of active trajectories."""
+
+    tokenizer: PreTrainedTokenizerBase
+
+    @abstractmethod
+    def generate(
+        self,
+        prompts: list[list[int]],
+        *,
+        max_new_tokens: int,
+        stop: list[str],
+        temperature: float,
+        top_p: float,
+        seed: int | None = None,
+    ) -> list[Generation]:
+        """Continue every prompt; stop each at the first of ``stop`` (kept in the text) or EOS."""
+
+    def close(self) -> None:
+        """Release the engine (default: nothing to release)."""
