@@ -19,7 +19,8 @@ from zerosearch.common.log import setup_logging
 from zerosearch.common.settings import get_common_settings
 from zerosearch.evaluator.cli import eval_app, evaluator_app
 from zerosearch.simulator.cli import app as simulator_app
-from zerosearch.trainer.cli import sft_app, train_app, trainer_app
+from zerosearch.trainer.cli import train_app, trainer_app
+from zerosearch.trainer.sft_cli import sft_app
 
 __all__ = ["app", "main"]
 

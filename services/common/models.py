@@ -10,8 +10,8 @@ TRL, which reloads models by path and refuses GGUF-flagged (quantized) ones, can
 from __future__ import annotations
 
 import hashlib
-import json
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -98,8 +98,9 @@ def resolve_model(spec: str | os.PathLike[str], cache_dir: Path | None = None) -
     """Turn a model spec into something ``from_pretrained`` takes: a local folder path or a hub id."""
     text = str(spec).strip()
     if not text:
-        raise ModelNotFoundError("model is empty: give an alias, a folder, a .gguf file or a hub id",
-                                 param="model")
+        raise ModelNotFoundError(
+            "model is empty: give an alias, a folder, a .gguf file or a hub id", param="model"
+        )
     if text.lower() in BUNDLED_MODEL_ALIASES:
         return str(convert_gguf(bundled_gguf_path(), cache_dir))
     path = Path(text).expanduser()

@@ -78,8 +78,9 @@ def report_progress(**meta: Any) -> None:
     job.save_meta()
 
 
-def run_worker(conn: redis.Redis, queues: list[QueueName | str], *, burst: bool = False,
-               name: str | None = None) -> bool:
+def run_worker(
+    conn: redis.Redis, queues: list[QueueName | str], *, burst: bool = False, name: str | None = None
+) -> bool:
     """Consume ``queues`` until stopped (or until empty with ``burst``); returns whether work was done."""
     worker = Worker([get_queue(conn, q) for q in queues], connection=conn, name=name)
     log.info("worker %s on %s", worker.name, ", ".join(str(QueueName(q)) for q in queues))

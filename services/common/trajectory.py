@@ -31,20 +31,29 @@ class RolloutConfig(BaseModel):
     """How the agent loop runs a batch of questions."""
 
     method: Literal["agent", "rag", "direct"] = Field(
-        default="agent", description="agent: multi-turn search; rag: one search with the question; direct: none."
+        default="agent",
+        description="agent: multi-turn search; rag: one search with the question; direct: none.",
     )
-    max_turns: int = Field(default=MAX_TURNS, ge=1, le=20, description="Turns that may search before the "
-                           "forced answer-only turn.")
+    max_turns: int = Field(
+        default=MAX_TURNS,
+        ge=1,
+        le=20,
+        description="Turns that may search before the forced answer-only turn.",
+    )
     max_new_tokens: int = Field(default=256, ge=1, description="New tokens per generation turn.")
-    max_completion_tokens: int = Field(default=2048, ge=1,
-                                       description="Budget for all completion tokens (model + inserted).")
+    max_completion_tokens: int = Field(
+        default=2048, ge=1, description="Budget for all completion tokens (model + inserted)."
+    )
     temperature: float = Field(default=1.0, ge=0.0, description="Policy sampling temperature; 0 = greedy.")
     top_p: float = Field(default=0.95, gt=0.0, le=1.0, description="Policy nucleus sampling.")
     top_k: int = Field(default=DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="Documents per search call.")
     noise: float = Field(default=0.0, ge=0.0, le=1.0, description="Noise probability sent to the simulator.")
     send_question: bool = Field(default=False, description="Send the trajectory's question to the backend.")
-    send_answer: bool = Field(default=False, description="Send the first gold answer to the backend "
-                              "(training only: at evaluation it would leak the answer).")
+    send_answer: bool = Field(
+        default=False,
+        description="Send the first gold answer to the backend "
+        "(training only: at evaluation it would leak the answer).",
+    )
     seed: int | None = Field(default=None, description="Seed for sampling and simulator draws.")
 
 

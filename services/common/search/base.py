@@ -39,7 +39,9 @@ class SearchRequest(BaseModel):
 
     query: str = Field(description="The policy's search query.")
     k: int = Field(default=DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="Documents to return.")
-    noise: float = Field(default=0.0, ge=0.0, le=1.0, description="Probability the call is noisy (simulator).")
+    noise: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Probability the call is noisy (simulator)."
+    )
     question: str | None = Field(default=None, description="The trajectory's own question (simulator).")
     answer: str | None = Field(default=None, description="The trajectory's first gold answer (simulator).")
     seed: int | None = Field(default=None, description="Makes the noise draw and sampling reproducible.")
