@@ -32,7 +32,7 @@ class RolloutConfig(BaseModel):
 
     method: Literal["agent", "rag", "direct"] = Field(
         default="agent",
-        description="agent: multi-turn search; rag: one search with the question; direct: none.",
+        description="agent: multi-turn search; rag: one search, then answer; direct: none.",
     )
     max_turns: int = Field(
         default=MAX_TURNS,
