@@ -33,5 +33,5 @@ def test_redis_connection_without_url_starts_and_stops_embedded() -> None:
 
 
 def test_unreachable_redis_url_names_the_url() -> None:
-    with pytest.raises(RedisUnavailableError, match="127.0.0.1:1"):
+    with pytest.raises(RedisUnavailableError, match=r"127\.0\.0\.1:1"):
         connect("redis://127.0.0.1:1/0")

@@ -30,15 +30,12 @@ __all__ = ["QueueName", "enqueue", "get_queue", "report_progress", "run_worker"]
 log = logging.getLogger(__name__)
 
 
-class QueueName(str, enum.Enum):
+class QueueName(enum.StrEnum):
     """The platform's RQ queues (design.md: train, eval, sft)."""
 
     TRAIN = QUEUE_TRAIN
     EVAL = QUEUE_EVAL
     SFT = QUEUE_SFT
-
-    def __str__(self) -> str:
-        return self.value
 
 
 def get_queue(conn: redis.Redis, name: QueueName | str) -> Queue:
