@@ -1,0 +1,70 @@
+"""The supervisor stops children and everything they forked, and reports a child that dies early."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from zerosearch.common.errors import ServerError
+from zerosearch.common.processes import Supervisor
+
+# A child that forks a grandchild (as an RQ worker forks a work horse) and serves HTTP 200 on a port.
+_SERVER = textwrap.dedent(
+    """
+    import http.server, os, sys, time
+    if os.fork() == 0:
+        time.sleep(600)
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
+        def log_message(self, *a): pass
+    srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+    open(sys.argv[1], "w").write(str(srv.server_address[1]))
+    srv.serve_forever()
+    """
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); read its state to tell.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def test_children_and_grandchildren_are_stopped(tmp_path: Path) -> None:
+    port_file = tmp_path / "port"
+    with Supervisor(log_dir=tmp_path / "logs") as sup:
+        child = sup.start("server", [sys.executable, "-c", _SERVER, str(port_file)])
+        for _ in range(200):  # the child writes its port once bound
+            if port_file.exists() and port_file.read_text():
+                break
+            time.sleep(0.05)
+        sup.wait_http(child, f"http://127.0.0.1:{port_file.read_text()}/", timeout_s=20)
+        group = child.process.pid
+        members = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _pgid(p) == group]
+        assert len(members) >= 2  # the server and its forked grandchild
+    assert not any(_alive(pid) for pid in members)
+    assert sup.children == []
+
+
+def _pgid(proc: Path) -> int | None:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[2])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def test_child_that_dies_before_ready_is_reported_with_its_log(tmp_path: Path) -> None:
+    with Supervisor(log_dir=tmp_path) as sup:
+        child = sup.start("broken", [sys.executable, "-c", "import sys; print('boom at start'); sys.exit(3)"])
+        with pytest.raises(ServerError, match="boom at start"):
+            sup.wait_http(child, "http://127.0.0.1:9/readyz", timeout_s=20)
