@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import click
 import typer
@@ -51,12 +52,26 @@ def _root(
 
 @app.command()
 def demo(
-    questions: int = typer.Option(3, min=1, max=50, help="How many searches to run."),
+    nq: int = typer.Option(50, min=1, help="Held-out NQ questions evaluated before and after training."),
+    hotpotqa: int = typer.Option(25, min=0, help="Held-out HotpotQA questions evaluated before and after."),
+    train_questions: int = typer.Option(256, min=2, help="Training questions (disjoint from the held-out)."),
+    steps: int = typer.Option(None, min=1, help="GRPO steps (default: the config's)."),
+    config: Path = typer.Option(None, help="Training config (default: configs/cpu-tiny.yaml)."),
+    out: Path = typer.Option(None, help="Run folder (default: runs/demo/<time>)."),
+    searches: int = typer.Option(3, min=0, max=20, help="Simulator searches shown first."),
+    seed: int = typer.Option(0, min=0, help="Seed of the held-out split."),
 ) -> None:
-    """Run the main job end to end on the embedded default (bundled model, local data)."""
+    """Run the whole loop on the embedded default: simulator, baseline eval, training, eval, report."""
+    from zerosearch.demo import DemoOptions
     from zerosearch.demo import main as demo_main
 
-    raise typer.Exit(demo_main(questions=questions))
+    heldout = {"nq": nq, **({"hotpotqa": hotpotqa} if hotpotqa else {})}
+    options = DemoOptions(
+        heldout=heldout, train_questions=train_questions, steps=steps, out=out, searches=searches, seed=seed
+    )
+    if config is not None:
+        options.config = config
+    raise typer.Exit(demo_main(options))
 
 
 def main(argv: list[str] | None = None) -> int:

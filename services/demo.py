@@ -1,0 +1,361 @@
+"""``zerosearch demo``: the whole ZeroSearch loop on one machine, with the embedded defaults.
+
+Stages (each timed):
+  1. start a real Redis (embedded unless REDIS_URL), the simulator (bundled model) and one trainer and one
+     evaluator worker as child processes; wait on /readyz and worker heartbeats;
+  2. show the simulator: a few real searches at different noise levels;
+  3. evaluate the untrained policy on a held-out slice (bm25 over the local corpus = the "real engine");
+  4. submit a training job (cold-start SFT, then GRPO with curriculum noise against the simulator); its
+     final checkpoint enqueues an eval job by itself — training → evaluation with nobody in between;
+  5. print the before/after table and where plots and reports are.
+Every child is stopped on success, failure and Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rq.job import Job, JobStatus
+
+from zerosearch.common.connection import EmbeddedRedis, connect
+from zerosearch.common.errors import ConfigError, DatasetError, ServerError
+from zerosearch.common.processes import Supervisor, zerosearch_command
+from zerosearch.common.settings import get_common_settings
+
+__all__ = ["DemoOptions", "main"]
+
+log = logging.getLogger(__name__)
+console = Console()
+
+_ROOT = Path(__file__).resolve().parents[1]
+_FINAL = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED}
+
+
+@dataclass
+class DemoOptions:
+    """What the demo runs; the defaults fit in about 15 minutes on 2 CPU cores."""
+
+    heldout: dict[str, int] = field(default_factory=lambda: {"nq": 50, "hotpotqa": 25})
+    train_questions: int = 256
+    config: Path = _ROOT / "configs" / "cpu-tiny.yaml"
+    steps: int | None = None
+    searches: int = 3
+    out: Path | None = None
+    port: int = 0
+    seed: int = 0
+    timeout_s: float = 3600.0
+
+
+@dataclass
+class _Stages:
+    times: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        console.rule(f"[bold]{name}")
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.times[name] = time.perf_counter() - start
+            console.print(f"[dim]{name}: {self.times[name]:.1f}s[/dim]")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{path}:{number}: not JSON ({exc.msg})") from None
+    return rows
+
+
+def split_heldout(
+    data_dir: Path, out: Path, heldout: dict[str, int], train_questions: int, seed: int
+) -> tuple[list[Path], list[Path]]:
+    """Write disjoint held-out and training JSONL files per dataset; training never sees a held-out id."""
+    rng = random.Random(seed)
+    eval_files, train_files = [], []
+    per_train = max(1, train_questions // max(1, len(heldout)))
+    for name, count in heldout.items():
+        source = data_dir / "qa" / f"{name}.jsonl"
+        if not source.is_file():
+            raise DatasetError(f"{source} not found: set ZEROSEARCH_DATA_DIR to the shared data folder")
+        rows = _read_jsonl(source)
+        rng.shuffle(rows)
+        if count >= len(rows):
+            raise ConfigError(f"held-out {name}: {count} questions leaves none to train on", param=name)
+        for folder, chunk, files in (
+            ("heldout", rows[:count], eval_files),
+            ("train", rows[count : count + per_train], train_files),
+        ):
+            path = out / "data" / folder / f"{name}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(json.dumps(r) + "\n" for r in chunk))
+            files.append(path)
+    return eval_files, train_files
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def show_searches(url: str, count: int) -> None:
+    """A few real searches at different noise levels, documents printed as the policy sees them."""
+    queries = ["who wrote moby dick", "capital of australia", "when did the berlin wall fall"]
+    noises = [0.0, 1.0, 0.5]
+    with httpx.Client(timeout=300.0) as client:
+        for i in range(count):
+            query, noise = queries[i % len(queries)], noises[i % len(noises)]
+            body = (
+                client.get(f"{url}/search", params={"q": query, "noise": noise, "seed": i})
+                .raise_for_status()
+                .json()
+            )
+            console.print(
+                f"[bold]q[/bold]={query!r} noise={noise} → mode=[cyan]{body['mode']}[/cyan] "
+                f"{len(body['documents'])} docs, {body['latency_ms']:.0f} ms"
+            )
+            console.print(body["formatted"], highlight=False, markup=False)
+
+
+def _follow(
+    conn: redis.Redis, jobs: dict[str, str], timeout_s: float, train_run: Path | None = None
+) -> dict[str, Job]:
+    """Show progress bars for ``jobs`` (label → job id) until all end; follows eval jobs a training enqueues."""
+    fetched: dict[str, Job] = {}
+    deadline = time.monotonic() + timeout_s
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bars:
+        tasks = {label: bars.add_task(label, total=None) for label in jobs}
+        while time.monotonic() < deadline:
+            if train_run is not None:
+                _add_enqueued_evals(train_run, jobs, tasks, bars)
+            pending = False
+            for label, job_id in jobs.items():
+                job = Job.fetch(job_id, connection=conn)
+                fetched[label] = job
+                meta, status = job.get_meta(refresh=True), job.get_status(refresh=True)
+                total = meta.get("total")
+                done = meta.get("step", meta.get("done", 0))
+                detail = _describe(meta)
+                bars.update(
+                    tasks[label], total=total, completed=done or 0, description=f"{label} [{status}] {detail}"
+                )
+                pending |= status not in _FINAL
+            if not pending:
+                return fetched
+            time.sleep(0.5)
+    raise ServerError(f"jobs still running after {timeout_s:.0f}s: {', '.join(jobs)}")
+
+
+def _describe(meta: dict[str, Any]) -> str:
+    parts = []
+    if "mean_reward" in meta:
+        parts.append(f"reward {meta['mean_reward']:.3f}")
+    if "noise_p" in meta:
+        parts.append(f"noise p {meta['noise_p']:.3f}")
+    if "running_em" in meta and meta["running_em"] is not None:
+        parts.append(f"EM {meta['running_em']:.1f}")
+    if meta.get("stage") or meta.get("state"):
+        parts.append(str(meta.get("stage") or meta.get("state")))
+    return " · ".join(parts)
+
+
+def _add_enqueued_evals(run_dir: Path, jobs: dict[str, str], tasks: dict[str, Any], bars: Progress) -> None:
+    index = run_dir / "eval_jobs.jsonl"
+    if not index.is_file():
+        return
+    for row in _read_jsonl(index):
+        label = f"eval {row['checkpoint']}"
+        if label not in jobs:
+            jobs[label] = row["job_id"]
+            tasks[label] = bars.add_task(label, total=None)
+
+
+def _result(job: Job) -> dict[str, Any]:
+    if job.get_status() != JobStatus.FINISHED:
+        latest = job.latest_result()
+        reason = (latest.exc_string or "").strip().splitlines()[-1:] if latest is not None else []
+        raise ServerError(f"job {job.id} ({job.description}) ended {job.get_status()}: {' '.join(reason)}")
+    return job.return_value() or {}
+
+
+def _train_payload(
+    options: DemoOptions, sim_url: str, out: Path, train_files: list[Path], eval_files: list[Path]
+) -> dict[str, Any]:
+    if not options.config.is_file():
+        raise ConfigError(f"config file not found: {options.config}", param="config")
+    payload = yaml.safe_load(options.config.read_text()) or {}
+    payload.update(
+        simulator_url=sim_url, datasets=[str(p) for p in train_files], output_dir=str(out / "train")
+    )
+    if options.steps is not None:
+        payload["steps"] = options.steps
+    evaluation = dict(payload.get("eval") or {})
+    # Baseline and trained model are scored on the same held-out files with the same settings.
+    evaluation.update(enabled=True, datasets=[str(p) for p in eval_files], limit=None)
+    payload["eval"] = evaluation
+    return payload
+
+
+def _row(label: str, results: dict[str, Any]) -> list[str]:
+    datasets = results.get("datasets", {})
+    n = sum(d.get("n", 0) for d in datasets.values()) or 1
+
+    def weighted(key: str) -> float:
+        return sum(d.get(key, 0.0) * d.get("n", 0) for d in datasets.values()) / n
+
+    macro = results.get("macro", {})
+    return [
+        label,
+        f"{macro.get('em', 0.0):.1f}",
+        f"{macro.get('cover_em', 0.0):.1f}",
+        f"{macro.get('f1', 0.0):.1f}",
+        f"{weighted('format_valid'):.1f}",
+        f"{weighted('searches_per_question'):.2f}",
+    ]
+
+
+def _print_report(before: dict[str, Any], after: dict[str, Any], out: Path, stages: _Stages) -> None:
+    table = Table(title="Held-out questions (bm25 over the local corpus as the real engine)")
+    for column in ("policy", "strict EM", "cover EM", "F1", "format-valid %", "searches/q"):
+        table.add_column(column, justify="right" if column != "policy" else "left")
+    table.add_row(*_row("before (untrained)", before))
+    table.add_row(*_row("after (cold start + GRPO)", after))
+    console.print(table)
+    for name, seconds in stages.times.items():
+        console.print(f"  {name:<40} {seconds:7.1f}s")
+    console.print(f"[bold]plots and reports under[/bold] {out}")
+    for path in sorted(out.rglob("*.png")) + sorted(out.rglob("results.md")):
+        console.print(f"  {path}")
+
+
+def main(options: DemoOptions) -> int:
+    """Run the demo; returns 0 on success (errors propagate as ZeroSearchError for the CLI)."""
+    settings = get_common_settings()
+    if settings.data_dir is None:
+        raise ConfigError(
+            "no local data: set ZEROSEARCH_DATA_DIR to the shared data folder", param="data_dir"
+        )
+    out = (options.out or Path("runs") / "demo" / time.strftime("%Y%m%d-%H%M%S")).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    stages = _Stages()
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM cleans up like Ctrl-C
+    try:
+        with _services(options, out, stages) as (conn, sim_url):
+            with stages.stage("simulator: real searches at noise 0, 1, 0.5"):
+                show_searches(sim_url, options.searches)
+            eval_files, train_files = split_heldout(
+                Path(settings.data_dir), out, options.heldout, options.train_questions, options.seed
+            )
+            train = _train_payload(options, sim_url, out, train_files, eval_files)
+            with stages.stage("baseline: evaluate the untrained policy"):
+                before = _baseline(conn, train, out, options.timeout_s)
+            with stages.stage("train: cold start + GRPO, then its eval job"):
+                after = _train_and_eval(conn, train, out, options.timeout_s)
+        _print_report(before, after, out, stages)
+        console.print(f"[green]demo finished in {sum(stages.times.values()):.0f}s[/green]")
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _services(options: DemoOptions, out: Path, stages: _Stages) -> Iterator[tuple[redis.Redis, str]]:
+    settings = get_common_settings()
+    console.rule("[bold]start Redis, simulator and workers")
+    embedded = None if settings.redis_url else EmbeddedRedis().start()
+    redis_url = settings.redis_url or embedded.url  # type: ignore[union-attr]
+    port = options.port or _free_port()
+    sim_url = f"http://127.0.0.1:{port}"
+    env = {"REDIS_URL": redis_url, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+    try:
+        with Supervisor(log_dir=out / "logs") as sup:
+            start = time.perf_counter()
+            sim = sup.start(
+                "simulator",
+                zerosearch_command(
+                    "simulator",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--model",
+                    "smollm2-135m",
+                ),
+                env=env,
+            )
+            trainer = sup.start(
+                "trainer-worker", zerosearch_command("trainer", "worker", "--queues", "train,sft"), env=env
+            )
+            evaluator = sup.start("evaluator-worker", zerosearch_command("evaluator", "worker"), env=env)
+            conn = connect(redis_url)
+            sup.wait_http(sim, f"{sim_url}/readyz", timeout_s=600)
+            sup.wait_worker(trainer, conn, "train")
+            sup.wait_worker(evaluator, conn, "eval")
+            stages.times["start Redis, simulator and workers"] = time.perf_counter() - start
+            console.print(f"simulator {sim_url} · Redis {redis_url} · logs {out / 'logs'}")
+            yield conn, sim_url
+            conn.close()
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def _baseline(conn: redis.Redis, train: dict[str, Any], out: Path, timeout_s: float) -> dict[str, Any]:
+    """Evaluate the untrained policy through the evaluator worker, with the trainer's eval settings."""
+    from zerosearch.common.queue import QueueName, enqueue
+    from zerosearch.trainer.callbacks import eval_payload
+    from zerosearch.trainer.config import EvalAfterCheckpoint
+
+    settings = EvalAfterCheckpoint.model_validate(train["eval"])
+    payload = eval_payload(settings, Path(train["model"]), out / "eval" / "baseline", None)
+    payload["model"] = train["model"]  # an alias stays an alias (not a path)
+    job = enqueue(
+        conn, QueueName.EVAL, "zerosearch.evaluator.jobs.run_eval_job", payload, description="eval baseline"
+    )
+    return _result(_follow(conn, {"baseline eval": job.id}, timeout_s)["baseline eval"])
+
+
+def _train_and_eval(conn: redis.Redis, train: dict[str, Any], out: Path, timeout_s: float) -> dict[str, Any]:
+    """Submit the training job and follow it and the eval jobs it enqueues; return the final model's results."""
+    from zerosearch.common.queue import QueueName, enqueue
+
+    job = enqueue(
+        conn, QueueName.TRAIN, "zerosearch.trainer.jobs.run_train_job", train, description="train demo"
+    )
+    jobs = _follow(conn, {"train": job.id}, timeout_s, train_run=Path(train["output_dir"]))
+    _result(jobs["train"])
+    evals = [label for label in jobs if label.startswith("eval ")]
+    if not evals:
+        raise ServerError("the training job enqueued no eval job (is eval.enabled set in the config?)")
+    return _result(jobs[evals[-1]])
