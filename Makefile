@@ -43,8 +43,9 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) bench/evaluator.py
 	HF_HUB_OFFLINE=1 $(PY) bench/trainer.py
 
+# `make up` starts the GPU stack; `make up PROFILE=cpu` the CPU stack with the bundled model.
 up:
-	docker compose up -d
+	docker compose $(if $(filter cpu,$(PROFILE)),-f docker-compose.yml -f docker-compose.cpu.yml) up -d
 
 k8s-validate: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest tests/deploy -q

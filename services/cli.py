@@ -10,7 +10,6 @@ import logging
 import sys
 from pathlib import Path
 
-import click
 import typer
 from rich.console import Console
 
@@ -75,21 +74,19 @@ def demo(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: our errors become one red line ``Type: message`` and exit code 1, no traceback."""
+    """Entry point: our errors become one red line ``Type: message`` and exit code 1, no traceback.
+
+    Usage errors (unknown verb, bad flag) are left to Typer's own handling, which names the flag and
+    exits with code 2.
+    """
     console = Console(stderr=True)
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except ZeroSearchError as exc:
         console.print(f"[red]{type(exc).__name__}[/red]: {exc.message}", highlight=False)
         return 1
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code or 0)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        console.print("[red]Aborted[/red]")
-        return 130
     except KeyboardInterrupt:
         logging.getLogger(__name__).warning("interrupted")
         return 130
