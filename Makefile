@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # torch==2.13.0 resolves to the local CPU build here; pinning it first keeps pip from pulling CUDA wheels.
 PIP_INSTALL := $(PY) -m pip install --disable-pip-version-check -q
+# Several torch processes share the cores in the demo and tests: idle OpenMP threads must sleep, not spin.
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: demo test test-fast lint format bench up k8s-validate clean install
 
@@ -42,6 +44,7 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) bench/simulator.py
 	HF_HUB_OFFLINE=1 $(PY) bench/evaluator.py
 	HF_HUB_OFFLINE=1 $(PY) bench/trainer.py
+	HF_HUB_OFFLINE=1 $(PY) bench/search_backends.py
 
 # `make up` starts the GPU stack; `make up PROFILE=cpu` the CPU stack with the bundled model.
 up:

@@ -296,7 +296,12 @@ def _services(options: DemoOptions, out: Path, stages: _Stages) -> Iterator[tupl
     redis_url = settings.redis_url or embedded.url  # type: ignore[union-attr]
     port = options.port or _free_port()
     sim_url = f"http://127.0.0.1:{port}"
-    env = {"REDIS_URL": redis_url, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+    env = {
+        "REDIS_URL": redis_url,
+        "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
+        # Three torch processes share the cores: idle OpenMP threads must sleep, not spin.
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+    }
     try:
         with Supervisor(log_dir=out / "logs") as sup:
             start = time.perf_counter()

@@ -11,6 +11,8 @@ import pytest
 # Tests never reach a model hub; set before transformers is imported anywhere.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Busy-waiting OpenMP threads starve the other processes of a test (simulator, workers) on 2 cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # Variables that change behaviour: cleared for each test so the developer's shell cannot leak in.
 _BEHAVIOUR_ENV = ("ZEROSEARCH_API_KEY", "ZEROSEARCH_ENGINE", "ZEROSEARCH_MODEL", "ZEROSEARCH_PROMPT_STYLE")

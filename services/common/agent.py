@@ -1,0 +1,249 @@
+"""The agent loop shared by the trainer and the evaluator: batched multi-turn rollouts with search.
+
+Each turn generates for every active trajectory in ONE batched call, stopping at ``</search>`` or
+``</answer>``; all searches of the turn go to ``backend.search_many`` at once (concurrent), so a turn
+costs about one search latency. Search results come back as ``<information>`` blocks, tokenized on their
+own and kept apart (``inserted`` segments, env_mask 0) from the sampled ids (``model`` segments). After
+``max_turns`` one answer-only turn runs that makes NO search call (defect 5 of the reference code).
+
+    trajectories = run_rollouts(policy, backend, items, RolloutConfig(max_turns=2, temperature=0.0))
+    trajectories[0].answer, trajectories[0].completion_ids, trajectories[0].env_mask
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from zerosearch.common.errors import ConfigError
+from zerosearch.common.policy import Policy
+from zerosearch.common.search.base import SearchBackend, SearchRequest, SearchResult
+from zerosearch.common.template import (
+    ANSWER_STOP,
+    INVALID_ACTION,
+    SEARCH_STOP,
+    answer_only_instruction,
+    build_prompt,
+    information_block,
+    parse_action,
+)
+from zerosearch.common.trajectory import QAItem, RolloutConfig, SearchCall, Segment, Trajectory
+
+__all__ = ["TurnCallback", "run_rollouts", "search_seed"]
+
+log = logging.getLogger(__name__)
+
+TurnCallback = Callable[[int, list[Trajectory]], None]
+"""Called after every turn with the 1-based turn number and all trajectories (progress reporting)."""
+
+
+def search_seed(seed: int | None, index: int, turn: int) -> int | None:
+    """The simulator seed of one search: distinct per trajectory and turn, reproducible per run seed."""
+    if seed is None:
+        return None
+    # 1000 turns per trajectory index keeps (index, turn) pairs apart; 2**31 keeps it a valid int32 seed.
+    return (seed + 1000 * index + turn) % 2**31
+
+
+@dataclass
+class _Rollout:
+    """One trajectory while it runs: where it stands and how much budget it has left."""
+
+    index: int
+    trajectory: Trajectory
+    budget: int
+    done: bool = False
+    pending_query: str | None = None
+    history: list[int] = field(default_factory=list)
+
+    @property
+    def context(self) -> list[int]:
+        return self.trajectory.prompt_ids + self.history
+
+
+class _Loop:
+    """Runs the turns of one batch; split from :func:`run_rollouts` to keep each step short."""
+
+    def __init__(self, policy: Policy, backend: SearchBackend | None, config: RolloutConfig) -> None:
+        self.policy = policy
+        self.tokenizer = policy.tokenizer
+        self.backend = backend
+        self.config = config
+
+    # -- building blocks -------------------------------------------------------------------------
+    def request(self, item: QAItem, index: int, query: str, turn: int) -> SearchRequest:
+        """A search request carrying THIS trajectory's question/answer only when the config says so."""
+        return SearchRequest(
+            query=query,
+            k=self.config.top_k,
+            noise=self.config.noise,
+            question=item.question if self.config.send_question else None,
+            answer=item.golden_answers[0] if self.config.send_answer and item.golden_answers else None,
+            seed=search_seed(self.config.seed, index, turn),
+        )
+
+    def search(self, requests: list[SearchRequest]) -> list[SearchResult]:
+        """All searches of one turn in one concurrent call."""
+        if not requests:
+            return []
+        assert self.backend is not None  # checked in run_rollouts for methods that search
+        return self.backend.search_batch(requests)
+
+    def insert(self, rollout: _Rollout, text: str) -> None:
+        """Append inserted text (masked); cut it to the remaining budget and stop when it runs out."""
+        ids = self.tokenizer.encode(text, add_special_tokens=False)
+        if len(ids) > rollout.budget:
+            ids = ids[: rollout.budget]
+            text = self.tokenizer.decode(ids, skip_special_tokens=False)
+            rollout.trajectory.truncated = True
+            rollout.done = True
+        if ids:
+            rollout.trajectory.segments.append(Segment("inserted", ids, text))
+            rollout.history.extend(ids)
+            rollout.budget -= len(ids)
+        if rollout.budget <= 0:  # nothing left for the model to write: end here, marked truncated
+            rollout.trajectory.truncated = True
+            rollout.done = True
+
+    def insert_eos(self, rollout: _Rollout) -> None:
+        """EOS after ``</answer>`` as an inserted token (design.md: appended, masked) when budget allows."""
+        eos = self.tokenizer.eos_token_id
+        if eos is not None and rollout.budget > 0:
+            rollout.trajectory.segments.append(Segment("inserted", [eos], self.tokenizer.eos_token))
+            rollout.history.append(eos)
+            rollout.budget -= 1
+
+    # -- one turn --------------------------------------------------------------------------------
+    def generate(self, active: list[_Rollout], turn: int, *, final: bool) -> None:
+        """One batched generation; record each turn's model segment and decide its action."""
+        stop = [ANSWER_STOP] if final else [SEARCH_STOP, ANSWER_STOP]
+        limit = max(min(self.config.max_new_tokens, r.budget) for r in active)
+        seed = None if self.config.seed is None else self.config.seed + turn
+        generations = self.policy.generate(
+            [r.context for r in active],
+            max_new_tokens=limit,
+            stop=stop,
+            temperature=self.config.temperature,
+            top_p=self.config.top_p,
+            seed=seed,
+        )
+        for rollout, generation in zip(active, generations, strict=True):
+            ids, text, logprobs = generation.ids, generation.text, generation.logprobs
+            if len(ids) > rollout.budget:  # a shared limit: trim rows whose own budget is smaller
+                ids, logprobs = ids[: rollout.budget], logprobs[: rollout.budget] if logprobs else logprobs
+                text = self.tokenizer.decode(ids, skip_special_tokens=False)
+            trajectory = rollout.trajectory
+            trajectory.turns += 1
+            if ids:
+                trajectory.segments.append(Segment("model", list(ids), text, logprobs))
+                rollout.history.extend(ids)
+                rollout.budget -= len(ids)
+            self.act(rollout, text, final=final)
+
+    def act(self, rollout: _Rollout, text: str, *, final: bool) -> None:
+        """Answer, queue a search, or insert the invalid-action observation."""
+        trajectory = rollout.trajectory
+        action = parse_action(text, allow_search=not final)
+        if action.kind == "answer":
+            trajectory.answer = action.content
+            self.insert_eos(rollout)
+            rollout.done = True
+        elif action.kind == "search":
+            rollout.pending_query = action.content
+        else:
+            trajectory.invalid_actions += 1
+            if final:
+                rollout.done = True
+            else:
+                self.insert(rollout, INVALID_ACTION)
+        if not rollout.done and rollout.budget <= 0:
+            trajectory.truncated = True
+            rollout.done = True
+
+    def run_searches(self, active: list[_Rollout], turn: int) -> None:
+        """Issue the turn's queued searches together and insert each result block."""
+        searching = [r for r in active if r.pending_query is not None and not r.done]
+        requests = [self.request(r.trajectory.item, r.index, r.pending_query or "", turn) for r in searching]
+        for rollout, request, result in zip(searching, requests, self.search(requests), strict=True):
+            rollout.pending_query = None
+            rollout.trajectory.searches.append(
+                SearchCall(request.query, result.mode, result.documents, result.failed, result.error)
+            )
+            self.insert(rollout, information_block(result.formatted))
+
+
+def _start(
+    policy: Policy, items: list[QAItem], config: RolloutConfig, docs: list[str | None]
+) -> list[_Rollout]:
+    """Tokenize each prompt once and open a rollout per item (duplicates stay distinct)."""
+    rollouts = []
+    for index, (item, documents) in enumerate(zip(items, docs, strict=True)):
+        text = build_prompt(
+            item.question, method=config.method, tokenizer=policy.tokenizer, documents=documents
+        )
+        ids = policy.tokenizer.encode(text, add_special_tokens=False)
+        trajectory = Trajectory(item=item, prompt_ids=ids, prompt_text=text)
+        rollouts.append(_Rollout(index, trajectory, budget=config.max_completion_tokens))
+    return rollouts
+
+
+def _rag_documents(loop: _Loop, items: list[QAItem]) -> tuple[list[str | None], list[SearchCall]]:
+    """RAG: one search per question (the question as query), all at once, before any generation."""
+    requests = [loop.request(item, index, item.question, 0) for index, item in enumerate(items)]
+    results = loop.search(requests)
+    calls = [
+        SearchCall(q.query, r.mode, r.documents, r.failed, r.error)
+        for q, r in zip(requests, results, strict=True)
+    ]
+    return [r.formatted for r in results], calls
+
+
+def run_rollouts(
+    policy: Policy,
+    backend: SearchBackend | None,
+    items: list[QAItem],
+    config: RolloutConfig,
+    *,
+    on_turn: TurnCallback | None = None,
+) -> list[Trajectory]:
+    """Roll out every item with ``config.method``; trajectories come back in the order of ``items``.
+
+    agent: up to ``max_turns`` turns that may search, then one answer-only turn without search;
+    rag: one search with the question, documents in the prompt, one answer turn; direct: one answer turn.
+    """
+    if config.method != "direct" and backend is None:
+        raise ConfigError(
+            f"method {config.method!r} needs a search backend; use method 'direct'", param="search"
+        )
+    if not items:
+        return []
+    loop = _Loop(policy, backend, config)
+    docs: list[str | None] = [None] * len(items)
+    rag_calls: list[SearchCall] = []
+    if config.method == "rag":
+        docs, rag_calls = _rag_documents(loop, items)
+    rollouts = _start(policy, items, config, docs)
+    for rollout, call in zip(rollouts, rag_calls, strict=False):  # empty unless rag
+        rollout.trajectory.searches.append(call)
+    search_turns = config.max_turns if config.method == "agent" else 0
+    for turn in range(1, search_turns + 2):
+        active = [r for r in rollouts if not r.done]
+        if not active:
+            break
+        final = turn > search_turns
+        if final and config.method == "agent":
+            for rollout in active:  # tell the policy why it may no longer search
+                loop.insert(rollout, answer_only_instruction())
+            active = [r for r in active if not r.done]
+            if not active:
+                break
+        loop.generate(active, turn, final=final)
+        loop.run_searches(active, turn)
+        if final:
+            for rollout in active:
+                rollout.done = True
+        if on_turn is not None:
+            on_turn(turn, [r.trajectory for r in rollouts])
+    log.debug("rolled out %d trajectories (%s)", len(rollouts), config.method)
+    return [r.trajectory for r in rollouts]

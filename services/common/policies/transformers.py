@@ -1,0 +1,167 @@
+"""The transformers policy engine: batched, left-padded generation on CPU or one GPU.
+
+Accepts an already-loaded model (the trainer passes the model it is training) or loads one by spec.
+Each call runs ONE ``generate`` over the whole batch with the KV cache; prompts are re-encoded from their
+token ids each turn (the loop passes prompt + history), which is the simple choice on CPU.
+
+    policy = TransformersPolicy.from_pretrained("smollm2-135m")
+    [gen] = policy.generate([ids], max_new_tokens=64, stop=["</search>"], temperature=0.0, top_p=1.0)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from zerosearch.common.errors import EngineError
+from zerosearch.common.policy import Generation, Policy
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+__all__ = ["TransformersPolicy", "cut_at_stop"]
+
+log = logging.getLogger(__name__)
+
+
+def cut_at_stop(
+    ids: list[int], tokenizer: PreTrainedTokenizerBase, stop: list[str], eos_ids: set[int]
+) -> tuple[int, str | None]:
+    """How many of ``ids`` to keep: through the token that completes the first stop string, else up to
+    (not including) the first EOS/pad. Returns (length, the stop string found or None).
+
+    Sampled ids are never re-tokenized; the cut is found by decoding prefixes in a binary search
+    (O(log n) decodes per row, no per-token Python loop).
+    """
+    end = min((ids.index(e) for e in eos_ids if e in ids), default=len(ids))  # C-level scans, no loop
+    text = tokenizer.decode(ids[:end], skip_special_tokens=False)
+    hits = [(text.find(s), s) for s in stop if s and s in text]
+    if not hits:
+        return end, None
+    char_end, found = min((pos + len(s), s) for pos, s in hits)
+
+    def completes(n: int) -> bool:
+        return len(tokenizer.decode(ids[:n], skip_special_tokens=False)) >= char_end
+
+    low, high = 1, end  # smallest n whose decoded prefix reaches past the stop string
+    while low < high:
+        middle = (low + high) // 2
+        if completes(middle):
+            high = middle
+        else:
+            low = middle + 1
+    return low, found
+
+
+class TransformersPolicy(Policy):
+    """A transformers causal LM behind the :class:`Policy` interface."""
+
+    def __init__(
+        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, *, return_logprobs: bool = True
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.return_logprobs = return_logprobs
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        # Ids that end a continuation without a stop string: EOS (and pad, when it differs).
+        self._eos_ids = {i for i in (tokenizer.eos_token_id, tokenizer.pad_token_id) if i is not None}
+
+    @classmethod
+    def from_pretrained(
+        cls, spec: str, *, dtype: str = "float32", device: str | None = None
+    ) -> TransformersPolicy:
+        """Load a model by alias, folder, ``.gguf`` or hub id (``zerosearch.common.models``)."""
+        from zerosearch.common.models import load_causal_lm
+
+        model, tokenizer = load_causal_lm(spec, dtype=dtype, device=device)
+        return cls(model, tokenizer)
+
+    def _pad(self, prompts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        import torch
+
+        width = max(len(p) for p in prompts)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+        attention = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, prompt in enumerate(prompts):  # left padding: the last column is every row's last token
+            input_ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+            attention[row, width - len(prompt) :] = 1
+        device = self.model.device
+        return input_ids.to(device), attention.to(device)
+
+    def generate(
+        self,
+        prompts: list[list[int]],
+        *,
+        max_new_tokens: int,
+        stop: list[str],
+        temperature: float,
+        top_p: float,
+        seed: int | None = None,
+    ) -> list[Generation]:
+        """Continue every prompt in one batched ``generate``; cut each row after its first stop string."""
+        import torch
+
+        if not prompts:
+            return []
+        if any(not p for p in prompts):
+            raise EngineError("every prompt needs at least one token")
+        input_ids, attention = self._pad(prompts)
+        sampling: dict[str, Any] = (
+            {"do_sample": True, "temperature": temperature, "top_p": top_p}
+            if temperature > 0
+            else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        )
+        # The trainer hands in the model it trains: sample in eval mode (no dropout, KV cache allowed
+        # despite gradient checkpointing), then put the mode back.
+        was_training = self.model.training
+        self.model.eval()
+        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+            if seed is not None:  # reproducible sampling without touching the caller's global RNG
+                torch.manual_seed(seed)
+            try:
+                out = self.model.generate(
+                    input_ids=input_ids,
+                    attention_mask=attention,
+                    max_new_tokens=max_new_tokens,
+                    stop_strings=[s for s in stop if s] or None,
+                    tokenizer=self.tokenizer,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    return_dict_in_generate=True,
+                    output_logits=self.return_logprobs,
+                    **sampling,
+                )
+            except (RuntimeError, ValueError) as exc:
+                raise EngineError(f"generation failed: {exc}") from exc
+            finally:
+                self.model.train(was_training)
+        new = out.sequences[:, input_ids.shape[1] :].tolist()
+        logprobs = self._sampled_logprobs(out, temperature) if self.return_logprobs else None
+        generations = []
+        for row, ids in enumerate(new):
+            keep, found = cut_at_stop(ids, self.tokenizer, stop, self._eos_ids)
+            kept = ids[:keep]
+            generations.append(
+                Generation(
+                    ids=kept,
+                    text=self.tokenizer.decode(kept, skip_special_tokens=False),
+                    logprobs=logprobs[row][:keep] if logprobs is not None else None,
+                    stop=found,
+                )
+            )
+        return generations
+
+    def _sampled_logprobs(self, out: Any, temperature: float) -> list[list[float]]:
+        """Log-probabilities of the sampled ids under the raw logits scaled by temperature, as TRL does."""
+        import torch
+
+        steps = len(out.logits)
+        sampled = out.sequences[:, -steps:]  # (batch, steps)
+        scale = temperature if temperature > 0 else 1.0
+        columns = []
+        for step, logits in enumerate(out.logits):  # one vectorised op per step over the batch
+            logp = torch.log_softmax(logits.float() / scale, dim=-1)  # (batch, vocab)
+            columns.append(logp.gather(1, sampled[:, step : step + 1]).squeeze(1))
+        return torch.stack(columns, dim=1).tolist()  # (batch, steps)

@@ -1,0 +1,187 @@
+"""The agent loop: turn limits, invalid actions, the final no-search turn, masks and alignment.
+
+The unit tests drive the loop with a scripted policy behind the Policy interface (the real tokenizer,
+scripted text); the integration tests run the bundled model against real BM25 and a live HTTP simulator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from zerosearch.common.agent import run_rollouts, search_seed
+from zerosearch.common.errors import ConfigError
+from zerosearch.common.policy import Generation, Policy
+from zerosearch.common.search.base import SearchBackend, SearchRequest, SearchResult
+from zerosearch.common.template import INVALID_ACTION
+from zerosearch.common.trajectory import QAItem, RolloutConfig
+
+Script = Callable[[int, str], str]
+
+
+class ScriptedPolicy(Policy):
+    """Answers each prompt with ``script(turn, context_text)``, tokenized by the real tokenizer."""
+
+    def __init__(self, tokenizer, script: Script) -> None:  # type: ignore[no-untyped-def]
+        self.tokenizer = tokenizer
+        self.script = script
+        self.calls: list[int] = []  # batch size of every generate call
+        self.turn = 0
+
+    def generate(self, prompts, *, max_new_tokens, stop, temperature, top_p, seed=None):  # type: ignore[no-untyped-def]
+        self.turn += 1
+        self.calls.append(len(prompts))
+        out = []
+        for prompt in prompts:
+            text = self.script(self.turn, self.tokenizer.decode(prompt))
+            ids = self.tokenizer.encode(text, add_special_tokens=False)[:max_new_tokens]
+            out.append(Generation(ids=ids, text=self.tokenizer.decode(ids)))
+        return out
+
+
+class CountingBackend(SearchBackend):
+    """Records every request; returns one document naming the query."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        super().__init__(retries=1)
+        self.requests: list[SearchRequest] = []
+        self.batches: list[int] = []
+
+    async def search_many(self, requests: list[SearchRequest]) -> list[SearchResult]:
+        self.batches.append(len(requests))
+        return await super().search_many(requests)
+
+    async def _search_once(self, request: SearchRequest) -> SearchResult:
+        from zerosearch.common.documents import Document, format_documents
+
+        self.requests.append(request)
+        docs = [Document(rank=1, title="T", text=f"about {request.query}")]
+        return SearchResult(
+            query=request.query, documents=docs, formatted=format_documents(docs), mode="useful"
+        )
+
+
+def _items(*questions: str) -> list[QAItem]:
+    return [QAItem(id=str(i), question=q, golden_answers=[f"gold {i}"]) for i, q in enumerate(questions)]
+
+
+def test_always_searching_policy_gets_a_final_turn_without_search(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    backend = CountingBackend()
+    policy = ScriptedPolicy(tokenizer, lambda turn, _: f"<think>t{turn}</think><search> q{turn} </search>")
+    [traj] = run_rollouts(policy, backend, _items("q?"), RolloutConfig(max_turns=2))
+    assert traj.turns == 3  # two search turns + the forced answer-only turn
+    assert [s.query for s in traj.searches] == ["q1", "q2"]
+    assert len(backend.requests) == 2  # the final turn's <search> was NOT executed
+    assert traj.answer is None and traj.invalid_actions == 1
+    assert "No more searches" in traj.completion_text
+
+
+def test_neither_tag_inserts_the_invalid_action_observation(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    policy = ScriptedPolicy(
+        tokenizer, lambda turn, _: "I am not sure." if turn == 1 else "<answer> Paris </answer>"
+    )
+    [traj] = run_rollouts(policy, CountingBackend(), _items("q?"), RolloutConfig(max_turns=3))
+    assert traj.invalid_actions == 1 and traj.answer == "Paris" and traj.turns == 2
+    inserted = [s for s in traj.segments if s.kind == "inserted"]
+    assert inserted[0].text == INVALID_ACTION
+    assert inserted[-1].ids == [tokenizer.eos_token_id]  # EOS after </answer>, masked
+
+
+def test_segments_keep_model_and_inserted_ids_apart_and_round_trip(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    def script(turn: int, context: str) -> str:
+        return "<search> moby dick </search>" if turn == 1 else "<think>ok</think><answer> Melville </answer>"
+
+    [traj] = run_rollouts(ScriptedPolicy(tokenizer, script), CountingBackend(), _items("q?"), RolloutConfig())
+    assert [s.kind for s in traj.segments] == ["model", "inserted", "model", "inserted"]
+    assert traj.segments[1].text == "\n\n<information>Doc 1: (Title: T) about moby dick</information>\n\n"
+    assert len(traj.env_mask) == len(traj.completion_ids)
+    assert sum(traj.env_mask) == len(traj.model_ids)
+    assert traj.model_ids + traj.inserted_ids != traj.completion_ids  # interleaved, not concatenated
+    decoded = tokenizer.decode(traj.prompt_ids + traj.completion_ids)
+    assert decoded == traj.prompt_text + traj.completion_text
+    assert traj.answer == "Melville"
+
+
+def test_per_sample_question_and_answer_alignment(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    backend = CountingBackend()
+
+    def script(turn: int, context: str) -> str:
+        # Query names the trajectory's own question so the request can be matched to it.
+        question = context.rsplit("Question: ", 1)[1].split("\n")[0]
+        return f"<search> {question} </search>" if turn == 1 else "<answer> x </answer>"
+
+    items = _items("alpha?", "beta?", "gamma?", "alpha?")  # a repeated prompt stays a distinct trajectory
+    config = RolloutConfig(send_question=True, send_answer=True, noise=0.3, top_k=3, seed=7)
+    trajectories = run_rollouts(ScriptedPolicy(tokenizer, script), backend, items, config)
+    assert backend.batches == [4]  # one concurrent call for the whole turn
+    for item, traj in zip(items, trajectories, strict=True):
+        assert traj.item is item and traj.searches[0].query == item.question
+    for request in backend.requests:
+        item = next(i for i in items if i.question == request.query and i.golden_answers[0] == request.answer)
+        assert request.question == item.question and (request.noise, request.k) == (0.3, 3)
+    seeds = sorted(r.seed for r in backend.requests)
+    assert seeds == sorted(search_seed(7, i, 1) for i in range(4)) and len(set(seeds)) == 4
+
+
+def test_evaluation_default_sends_no_question_or_answer(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    backend = CountingBackend()
+    policy = ScriptedPolicy(
+        tokenizer, lambda turn, _: "<search> q </search>" if turn == 1 else "<answer>a</answer>"
+    )
+    run_rollouts(policy, backend, _items("q?"), RolloutConfig())
+    assert backend.requests[0].question is None and backend.requests[0].answer is None
+    assert backend.requests[0].seed is None
+
+
+def test_completion_budget_truncates(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    policy = ScriptedPolicy(tokenizer, lambda turn, _: "<search> a long query about things </search>")
+    [traj] = run_rollouts(policy, CountingBackend(), _items("q?"), RolloutConfig(max_completion_tokens=20))
+    assert traj.truncated and len(traj.completion_ids) == 20
+
+
+def test_rag_searches_once_with_the_question_and_direct_never(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    backend = CountingBackend()
+    policy = ScriptedPolicy(tokenizer, lambda turn, _: "<answer> x </answer>")
+    [rag] = run_rollouts(policy, backend, _items("who?"), RolloutConfig(method="rag"))
+    assert [r.query for r in backend.requests] == ["who?"] and "about who?" in rag.prompt_text
+    assert rag.answer == "x" and rag.turns == 1
+    [direct] = run_rollouts(policy, None, _items("who?"), RolloutConfig(method="direct"))
+    assert direct.searches == [] and direct.answer == "x" and len(backend.requests) == 1
+
+
+def test_search_methods_need_a_backend(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match="needs a search backend"):
+        run_rollouts(ScriptedPolicy(tokenizer, lambda *_: ""), None, _items("q?"), RolloutConfig())
+
+
+def test_on_turn_reports_progress_and_batches_shrink(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    seen: list[int] = []
+
+    def script(turn: int, context: str) -> str:
+        return (
+            "<answer> now </answer>" if "Question: alpha" in context or turn > 1 else "<search> q </search>"
+        )
+
+    policy = ScriptedPolicy(tokenizer, script)
+    run_rollouts(
+        policy,
+        CountingBackend(),
+        _items("alpha?", "beta?"),
+        RolloutConfig(),
+        on_turn=lambda t, _: seen.append(t),
+    )
+    assert seen == [1, 2] and policy.calls == [2, 1]  # finished trajectories leave the batch
+
+
+def test_a_block_that_exactly_fills_the_budget_ends_the_trajectory(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    model = len(tokenizer.encode("<search> q </search>", add_special_tokens=False))
+    block = "\n\n<information>Doc 1: (Title: T) about q</information>\n\n"
+    budget = model + len(tokenizer.encode(block, add_special_tokens=False))
+    policy = ScriptedPolicy(tokenizer, lambda turn, _: "<search> q </search>")
+    [traj] = run_rollouts(
+        policy, CountingBackend(), _items("q?"), RolloutConfig(max_completion_tokens=budget)
+    )
+    assert traj.truncated and traj.turns == 1 and len(traj.completion_ids) == budget and policy.calls == [1]
