@@ -13,18 +13,21 @@ import pytest
 from zerosearch.common.errors import ServerError
 from zerosearch.common.processes import Supervisor
 
-# A child that forks a grandchild (as an RQ worker forks a work horse) and serves HTTP 200 on a port.
+# A child that forks a grandchild which leaves the process group (as an RQ work horse does with
+# setpgrp) and serves HTTP 200 on a port; it writes "<port> <grandchild pid>" once bound.
 _SERVER = textwrap.dedent(
     """
     import http.server, os, sys, time
-    if os.fork() == 0:
+    pid = os.fork()
+    if pid == 0:
+        os.setpgrp()
         time.sleep(600)
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
         def log_message(self, *a): pass
     srv = http.server.HTTPServer(("127.0.0.1", 0), H)
-    open(sys.argv[1], "w").write(str(srv.server_address[1]))
+    open(sys.argv[1], "w").write(f"{srv.server_address[1]} {pid}")
     srv.serve_forever()
     """
 )
@@ -45,14 +48,14 @@ def test_children_and_grandchildren_are_stopped(tmp_path: Path) -> None:
     with Supervisor(log_dir=tmp_path / "logs") as sup:
         child = sup.start("server", [sys.executable, "-c", _SERVER, str(port_file)])
         for _ in range(200):  # the child writes its port once bound
-            if port_file.exists() and port_file.read_text():
+            if port_file.exists() and " " in port_file.read_text():
                 break
             time.sleep(0.05)
-        sup.wait_http(child, f"http://127.0.0.1:{port_file.read_text()}/", timeout_s=20)
-        group = child.process.pid
-        members = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _pgid(p) == group]
-        assert len(members) >= 2  # the server and its forked grandchild
-    assert not any(_alive(pid) for pid in members)
+        port, grandchild = (int(x) for x in port_file.read_text().split())
+        sup.wait_http(child, f"http://127.0.0.1:{port}/", timeout_s=20)
+        assert _alive(grandchild) and _pgid(Path(f"/proc/{grandchild}")) != child.process.pid
+    assert not _alive(child.process.pid)
+    assert not _alive(grandchild)  # outside the group, still stopped
     assert sup.children == []
 
 

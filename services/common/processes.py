@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 import redis
 from rq import Worker
 
@@ -127,7 +128,12 @@ class Supervisor:
         )
 
     def stop(self, child: Child) -> None:
-        """SIGTERM the child's process group, then SIGKILL after ``stop_timeout_s``."""
+        """SIGTERM the child's process group, then SIGKILL it and every descendant after the grace time.
+
+        Descendants are collected first: an RQ work horse moves to its own process group (setpgrp), so
+        killing the worker's group alone would leave the horse running a job.
+        """
+        descendants = _descendants(child.process.pid)
         if child.alive:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.process.pid, signal.SIGTERM)
@@ -135,9 +141,12 @@ class Supervisor:
                 child.process.wait(timeout=self.stop_timeout_s)
             except subprocess.TimeoutExpired:
                 log.warning("%s did not stop in %.0fs: killing it", child.name, self.stop_timeout_s)
-        # Whatever the group forked (RQ work horses) goes too, even when the leader already exited.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(child.process.pid, signal.SIGKILL)
+        for process in descendants + _descendants(child.process.pid):
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        psutil.wait_procs(descendants, timeout=5)
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.process.wait(timeout=5)
 
@@ -152,3 +161,11 @@ class Supervisor:
 
     def __exit__(self, *exc: object) -> None:
         self.stop_all()
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    """Every live descendant of ``pid`` (empty once it is gone)."""
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
