@@ -2,8 +2,68 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-__all__ = ["app"]
+__all__ = ["app", "serve_main"]
 
 app = typer.Typer(help="The search simulator: an LLM that plays a search engine.", no_args_is_help=True)
+
+
+def serve_main(settings) -> int:  # type: ignore[no-untyped-def]
+    """Serve the simulator API with uvicorn until interrupted; returns the exit code."""
+    import uvicorn
+
+    from zerosearch.simulator.app import create_app
+    from zerosearch.simulator.engines.base import create_engine
+
+    # Build the engine (and resolve the model) before uvicorn starts, so a missing vLLM or a wrong model
+    # is one red line from the CLI instead of a failed application start-up.
+    if settings.engine != "openai":
+        from zerosearch.common.models import resolve_model
+
+        resolve_model(settings.model)
+    engine = create_engine(settings)
+    uvicorn.run(
+        create_app(settings, engine=engine), host=settings.host, port=settings.port, log_level="warning"
+    )
+    return 0
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on [env ZEROSEARCH_HOST].")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port to listen on [env ZEROSEARCH_PORT].")
+    ] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="transformers, vllm or openai [env ZEROSEARCH_ENGINE].")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Bundled alias, HF folder, .gguf or hub id [env ZEROSEARCH_MODEL].")
+    ] = None,
+    prompt_style: Annotated[
+        str | None, typer.Option(help="prompt-only or tuned [env ZEROSEARCH_PROMPT_STYLE].")
+    ] = None,
+    max_batch_size: Annotated[int | None, typer.Option(help="Most requests generated together.")] = None,
+    batch_wait_ms: Annotated[
+        float | None, typer.Option(help="How long the batcher gathers requests.")
+    ] = None,
+    max_queue: Annotated[int | None, typer.Option(help="Waiting requests before 503s.")] = None,
+    max_new_tokens: Annotated[int | None, typer.Option(help="Upper bound on new tokens per call.")] = None,
+    dtype: Annotated[str | None, typer.Option(help="float32, bfloat16, float16 or auto.")] = None,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads (transformers engine).")] = None,
+    openai_base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible server, ending in /v1 (engine=openai).")
+    ] = None,
+) -> None:
+    """Serve the simulator API (OpenAPI at /docs). The API key comes from ZEROSEARCH_API_KEY only."""
+    from zerosearch.simulator.settings import get_simulator_settings
+
+    settings = get_simulator_settings(
+        host=host, port=port, engine=engine, model=model, prompt_style=prompt_style,
+        max_batch_size=max_batch_size, batch_wait_ms=batch_wait_ms, max_queue=max_queue,
+        max_new_tokens=max_new_tokens, dtype=dtype, threads=threads, openai_base_url=openai_base_url,
+    )  # fmt: skip
+    raise typer.Exit(serve_main(settings))

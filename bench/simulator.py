@@ -1,0 +1,121 @@
+"""Simulator throughput: the micro-batched transformers engine vs the same engine at batch size 1.
+
+    python bench/simulator.py --concurrency 16 --requests 2 --tokens-per-document 40
+
+C concurrent clients each send N distinct GET /search calls (no cache) to a real app on the bundled model,
+once with --max-batch-size B and once with batch size 1, in one run; then cache-hit latency against a real
+Redis; then (with --bf16) the batched run in bfloat16. Prints docs/s, p50/p95, tokens/s and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.simulator.conftest.serve_app
+
+from tests.simulator.conftest import serve_app
+from zerosearch.common.connection import EmbeddedRedis
+from zerosearch.common.models import load_causal_lm
+from zerosearch.simulator.app import create_app
+from zerosearch.simulator.engines.transformers import TransformersEngine
+from zerosearch.simulator.settings import SimulatorSettings
+
+
+def _tokens(url: str) -> float:
+    text = httpx.get(f"{url}/metrics").text
+    match = re.search(r"^zerosearch_simulator_tokens_generated_total (\S+)$", text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+async def _load(url: str, concurrency: int, per_client: int, k: int, tag: str) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    docs = 0
+    async with httpx.AsyncClient(base_url=url, timeout=1800) as http:
+
+        async def client(c: int) -> None:
+            nonlocal docs
+            for i in range(per_client):
+                start = time.perf_counter()
+                r = await http.get("/search", params={"q": f"{tag} history of city number {c}-{i}", "k": k})
+                r.raise_for_status()
+                latencies.append(time.perf_counter() - start)
+                docs += len(r.json()["documents"])
+
+        await asyncio.gather(*(client(c) for c in range(concurrency)))
+    return latencies, docs
+
+
+def run_case(model, tok, name: str, args: argparse.Namespace, **overrides) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """One configuration under load; returns its figures."""
+    settings = SimulatorSettings(tokens_per_document=args.tokens_per_document, batch_wait_ms=10, **overrides)
+    engine = TransformersEngine(settings, model=model, tokenizer=tok)
+    with serve_app(create_app(settings, engine=engine)) as url:
+        before = _tokens(url)
+        start = time.perf_counter()
+        lat, docs = asyncio.run(_load(url, args.concurrency, args.requests, args.k, name))
+        wall = time.perf_counter() - start
+        tokens = _tokens(url) - before
+    q = statistics.quantiles(lat, n=20)
+    row = {"calls/s": len(lat) / wall, "docs/s": docs / wall, "tok/s": tokens / wall,
+           "p50_s": statistics.median(lat), "p95_s": q[18], "wall_s": wall, "docs": docs}  # fmt: skip
+    print(f"{name:>22}: " + "  ".join(f"{k}={v:.2f}" for k, v in row.items()), flush=True)
+    return row
+
+
+def cache_hits(model, tok, args: argparse.Namespace) -> float:  # type: ignore[no-untyped-def]
+    """p50 latency (ms, client side) of a repeated seeded call served from a real Redis."""
+    with EmbeddedRedis() as redis:
+        settings = SimulatorSettings(tokens_per_document=4, redis_url=redis.url)
+        engine = TransformersEngine(settings, model=model, tokenizer=tok)
+        with serve_app(create_app(settings, engine=engine)) as url, httpx.Client(base_url=url) as http:
+            params = {"q": "cache probe", "k": 5, "seed": 1}
+            http.get("/search", params=params, timeout=600).raise_for_status()
+            lat = []
+            for _ in range(args.cache_calls):
+                start = time.perf_counter()
+                assert http.get("/search", params=params).json()["cached"] is True
+                lat.append((time.perf_counter() - start) * 1000)
+    return statistics.median(lat)
+
+
+def main() -> int:
+    """Run every case and print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=2, help="Calls per client.")
+    parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--tokens-per-document", type=int, default=40)
+    parser.add_argument("--max-batch-size", type=int, default=16)
+    parser.add_argument("--cache-calls", type=int, default=200)
+    parser.add_argument("--bf16", action="store_true", help="Also run the batched case in bfloat16.")
+    args = parser.parse_args()
+    print("load before:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    model, tok = load_causal_lm("smollm2-135m")
+    batched = run_case(
+        model, tok, f"batched (max {args.max_batch_size})", args, max_batch_size=args.max_batch_size
+    )
+    single = run_case(model, tok, "batch size 1", args, max_batch_size=1)
+    print(f"throughput ratio batched / batch-1: docs/s {batched['docs/s'] / max(single['docs/s'], 1e-9):.2f}x, "
+          f"tok/s {batched['tok/s'] / max(single['tok/s'], 1e-9):.2f}x")  # fmt: skip
+    print(f"cache-hit p50: {cache_hits(model, tok, args):.2f} ms")
+    if args.bf16:
+        bf_model, bf_tok = load_causal_lm("smollm2-135m", dtype="bfloat16")
+        bf = run_case(bf_model, bf_tok, "batched bf16", args, max_batch_size=args.max_batch_size)
+        print(f"bf16 / fp32 batched tok/s: {bf['tok/s'] / max(batched['tok/s'], 1e-9):.2f}x")
+    print("load after:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

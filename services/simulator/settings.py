@@ -1,0 +1,132 @@
+"""Settings of the simulator service, read from ``ZEROSEARCH_*`` environment variables or CLI flags.
+
+    settings = SimulatorSettings(engine="transformers", model="smollm2-135m", max_batch_size=16)
+
+With no Redis URL (``REDIS_URL`` / ``ZEROSEARCH_REDIS_URL``) the simulator runs without a cache: it
+never starts an embedded Redis of its own (the CLI demo and the tests pass a URL).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+
+from zerosearch.common.defaults import (
+    BUNDLED_MODEL_ALIAS,
+    CACHE_TTL_S,
+    SIMULATOR_PORT,
+    SIMULATOR_TEMPERATURE,
+)
+from zerosearch.common.errors import ConfigError
+from zerosearch.common.settings import CommonSettings
+from zerosearch.simulator.prompts import PromptStyle
+
+__all__ = ["EngineName", "SimulatorSettings", "get_simulator_settings"]
+
+EngineName = Literal["transformers", "vllm", "openai"]
+
+
+class SimulatorSettings(CommonSettings):
+    """Every option of ``zerosearch simulator serve``."""
+
+    model: str = Field(
+        default=BUNDLED_MODEL_ALIAS,
+        min_length=1,
+        description="Simulator model: the bundled alias, an HF folder, a .gguf file, or a hub id. For the "
+        "openai engine, the model name the server knows.",
+    )
+    engine: EngineName = Field(default="transformers", description="transformers, vllm or openai.")
+    prompt_style: PromptStyle = Field(
+        default=PromptStyle.PROMPT_ONLY,
+        description="prompt-only (untuned instruct models, the default) or tuned (simulation-tuned models).",
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="When set, every endpoint but /healthz requires this key."
+    )
+    host: str = Field(default="127.0.0.1", description="Interface to listen on.")
+    port: int = Field(default=SIMULATOR_PORT, ge=1, le=65535, description="Port to listen on.")
+    temperature: float = Field(
+        default=SIMULATOR_TEMPERATURE, ge=0.0, le=2.0, description="Sampling temperature; 0 = greedy."
+    )
+    max_new_tokens: int = Field(
+        default=600, ge=1, le=4096, description="Upper bound on new tokens per search call (paper: ~600)."
+    )
+    tokens_per_document: int = Field(
+        default=40,
+        ge=1,
+        le=512,
+        description="New-token budget per requested document; a call gets min(max_new_tokens, this * k), "
+        "so k=5 generates at most 200 tokens (~30 words a document) on CPU.",
+    )
+    max_batch_size: int = Field(default=16, ge=1, le=512, description="Most requests generated together.")
+    batch_wait_ms: float = Field(
+        default=10.0, ge=0.0, le=10_000.0, description="How long the batcher gathers requests."
+    )
+    max_queue: int = Field(
+        default=256, ge=1, le=100_000, description="Requests waiting for the engine before 503s."
+    )
+    max_request_batch: int = Field(
+        default=256, ge=1, le=10_000, description="Most items in one POST /search or /retrieve body."
+    )
+    retry_after_s: int = Field(default=1, ge=1, le=3600, description="Retry-After sent with a 503.")
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = Field(
+        default="float32", description="Weights dtype for the transformers engine."
+    )
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="torch CPU threads for the transformers engine; unset = torch's default. Use 1 when "
+        "other processes share the cores: oversubscribed threads spin and slow generation several-fold.",
+    )
+    cache_ttl_s: int = Field(default=CACHE_TTL_S, ge=1, description="Lifetime of a cached response.")
+    cache_timeout_s: float = Field(
+        default=0.25, gt=0.0, le=30.0, description="Redis socket timeout; a slower cache is bypassed."
+    )
+    openai_base_url: str = Field(
+        default="http://127.0.0.1:8001/v1",
+        description="Base URL of an OpenAI-compatible server (engine=openai), ending in /v1.",
+    )
+    openai_api_key: SecretStr | None = Field(default=None, description="Key for the openai engine's server.")
+    openai_timeout_s: float = Field(default=60.0, gt=0.0, description="Timeout of one openai-engine call.")
+    openai_retries: int = Field(default=3, ge=1, le=10, description="Attempts per openai-engine call.")
+    openai_backoff_s: float = Field(default=0.5, ge=0.0, description="First back-off; doubles each retry.")
+    gpu_memory_utilization: float = Field(
+        default=0.85, gt=0.0, le=1.0, description="vLLM's share of GPU memory (engine=vllm)."
+    )
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"openai_base_url must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _batch_fits_queue(self) -> SimulatorSettings:
+        # A POST batch is queued all-or-none: one larger than the queue could never be served.
+        if self.max_request_batch > self.max_queue:
+            raise ValueError(
+                f"max_request_batch ({self.max_request_batch}) must not exceed max_queue ({self.max_queue})"
+            )
+        return self
+
+    def new_tokens_for(self, k: int) -> int:
+        """The new-token budget of one call for ``k`` documents."""
+        return max(1, min(self.max_new_tokens, self.tokens_per_document * k))
+
+
+def get_simulator_settings(**overrides: object) -> SimulatorSettings:
+    """Settings from the environment with ``overrides`` (CLI flags) on top; None values are ignored.
+
+    An invalid value becomes a ConfigError naming the option, never a pydantic traceback.
+    """
+    try:
+        return SimulatorSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigError(
+            f"invalid simulator setting {name} (env ZEROSEARCH_{name.upper()}): {first['msg']}", param=name
+        ) from exc

@@ -1,0 +1,92 @@
+"""Simulator fixtures: the bundled model loaded ONCE, and real apps served by uvicorn on free ports.
+
+Every app shares the one loaded model through its own TransformersEngine (engines are cheap wrappers),
+so tests can vary queue limits, API keys and Redis without reloading. Generations are kept short
+(``tokens_per_document``) because the suite runs on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from zerosearch.simulator.settings import SimulatorSettings
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve_app(app: Any, startup_timeout_s: float = 120.0) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a thread; yield its base URL; stop it on exit."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout_s
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the app did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def loaded_model(bundled_model_path: str) -> tuple[Any, Any]:
+    """The bundled SmolLM2-135M-Instruct and its tokenizer, loaded once for the session."""
+    from zerosearch.common.models import load_causal_lm
+
+    return load_causal_lm(bundled_model_path)
+
+
+AppFactory = Callable[..., Any]
+
+
+@pytest.fixture(scope="session")
+def make_url(loaded_model: tuple[Any, Any]) -> Iterator[Callable[..., Any]]:
+    """``with make_url(engine_cls=..., **settings) as url:`` serves a real app on the shared model."""
+    from zerosearch.simulator.app import create_app
+    from zerosearch.simulator.engines.transformers import TransformersEngine
+
+    model, tokenizer = loaded_model
+
+    @contextmanager
+    def _make(engine_cls: type[TransformersEngine] = TransformersEngine, **overrides: Any) -> Iterator[str]:
+        # Short generations: 12 new tokens a document keeps each call around a second on 2 cores.
+        values = {"tokens_per_document": 12, "max_new_tokens": 48, "batch_wait_ms": 5.0, **overrides}
+        settings = SimulatorSettings(**values)
+        engine = engine_cls(settings, model=model, tokenizer=tokenizer)
+        with serve_app(create_app(settings, engine=engine)) as url:
+            yield url
+
+    yield _make
+
+
+@pytest.fixture(scope="session")
+def sim_url(make_url: Callable[..., Any], redis_url: str) -> Iterator[str]:
+    """The main app of the session: real Redis cache, small request-batch limit for the 422 test."""
+    with make_url(redis_url=redis_url, max_request_batch=400, max_queue=512) as url:
+        yield url
+
+
+@pytest.fixture
+def client(sim_url: str, redis_conn: Any) -> Iterator[httpx.Client]:
+    """An HTTP client of the main app, with the cache (Redis) flushed around the test."""
+    with httpx.Client(base_url=sim_url, timeout=300) as http:
+        yield http
