@@ -70,3 +70,6 @@ JOB_RESULT_TTL_S = 7 * 24 * 3600
 
 CACHE_TTL_S = 24 * 3600
 """Lifetime of a cached simulator response."""
+
+MODEL_CARD_FILE = "zerosearch.json"
+"""File in a simulation-tuned model folder naming the prompt style it expects (the simulator reads it)."""

@@ -8,6 +8,9 @@ never starts an embedded Redis of its own (the CLI demo and the tests pass a URL
 
 from __future__ import annotations
 
+import json
+import logging
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -15,6 +18,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from zerosearch.common.defaults import (
     BUNDLED_MODEL_ALIAS,
     CACHE_TTL_S,
+    MODEL_CARD_FILE,
     SIMULATOR_PORT,
     SIMULATOR_TEMPERATURE,
 )
@@ -23,6 +27,8 @@ from zerosearch.common.settings import CommonSettings
 from zerosearch.simulator.prompts import PromptStyle
 
 __all__ = ["EngineName", "SimulatorSettings", "get_simulator_settings"]
+
+log = logging.getLogger(__name__)
 
 EngineName = Literal["transformers", "vllm", "openai"]
 
@@ -102,6 +108,28 @@ class SimulatorSettings(CommonSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"openai_base_url must start with http:// or https://, got {value!r}")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _style_of_a_tuned_model(self) -> SimulatorSettings:
+        # A folder made by `zerosearch sft train` names the prompt it was tuned on: use it unless the
+        # user chose a style, and warn when the choice contradicts the folder.
+        card = Path(self.model).expanduser() / MODEL_CARD_FILE
+        if not card.is_file():
+            return self
+        try:
+            tuned = PromptStyle(json.loads(card.read_text()).get("prompt_style"))
+        except (ValueError, OSError) as exc:
+            raise ValueError(f"{card} does not name a known prompt_style: {exc}") from None
+        if "prompt_style" not in self.model_fields_set:
+            self.prompt_style = tuned
+        elif self.prompt_style is not tuned:
+            log.warning(
+                "%s was tuned for prompt style %r but %r was asked for",
+                self.model,
+                tuned.value,
+                self.prompt_style.value,
+            )
+        return self
 
     @model_validator(mode="after")
     def _batch_fits_queue(self) -> SimulatorSettings:

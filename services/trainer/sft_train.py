@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from zerosearch.common.defaults import MODEL_CARD_FILE
 from zerosearch.common.errors import DatasetError
 from zerosearch.common.queue import report_progress
 from zerosearch.trainer.sft_build import PROMPT_STYLE, SFTExample
@@ -29,9 +30,6 @@ from zerosearch.trainer.sft_records import read_jsonl
 __all__ = ["MODEL_CARD_FILE", "TrainReport", "load_examples", "main"]
 
 log = logging.getLogger(__name__)
-
-MODEL_CARD_FILE = "zerosearch.json"
-"""File in a tuned model folder that names the prompt style it expects (read by the simulator)."""
 
 
 class TrainReport(BaseModel):
