@@ -292,7 +292,7 @@ def main(options: DemoOptions) -> int:
 def _services(options: DemoOptions, out: Path, stages: _Stages) -> Iterator[tuple[redis.Redis, str]]:
     settings = get_common_settings()
     console.rule("[bold]start Redis, simulator and workers")
-    embedded = None if settings.redis_url else EmbeddedRedis().start()
+    embedded = None if settings.redis_url else EmbeddedRedis(parent=out / "redis").start()
     redis_url = settings.redis_url or embedded.url  # type: ignore[union-attr]
     port = options.port or _free_port()
     sim_url = f"http://127.0.0.1:{port}"

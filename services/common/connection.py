@@ -43,10 +43,16 @@ def _free_port() -> int:
 
 
 class EmbeddedRedis:
-    """A real redis-server child process on 127.0.0.1, removed with its files on :meth:`stop`."""
+    """A real redis-server child process on 127.0.0.1, removed with its files on :meth:`stop`.
 
-    def __init__(self, port: int | None = None, *, startup_timeout_s: float = 10.0) -> None:
+    Its folder is a fresh temporary one, under ``parent`` when given (the demo keeps it in the run folder).
+    """
+
+    def __init__(
+        self, port: int | None = None, *, parent: Path | None = None, startup_timeout_s: float = 10.0
+    ) -> None:
         self.port = port or _free_port()
+        self.parent = parent
         self.startup_timeout_s = startup_timeout_s
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._dir: Path | None = None
@@ -54,7 +60,9 @@ class EmbeddedRedis:
 
     def start(self) -> EmbeddedRedis:
         """Start the server and wait until it answers PING."""
-        self._dir = Path(tempfile.mkdtemp(prefix="zerosearch-redis-"))
+        if self.parent is not None:
+            self.parent.mkdir(parents=True, exist_ok=True)
+        self._dir = Path(tempfile.mkdtemp(prefix="zerosearch-redis-", dir=self.parent))
         args = [
             _redis_server_binary(),
             "--port", str(self.port), "--bind", "127.0.0.1",
