@@ -1,0 +1,137 @@
+"""Cold start: a short SFT (TRL SFTTrainer) on format demonstrations before GRPO.
+
+Small policies never write ``<search>`` by themselves (the bundled 135M model does not), so RL would see
+no search at all. Each demonstration is built from a training question and real documents:
+
+    <prompt: the agent template + question>
+    <think> … </think> <search> question as query </search>
+    <information> Doc 1 … Doc k </information>                 ← from the configured backend, MASKED
+    <think> … </think> <answer> first gold answer </answer><eos>
+
+The set is pre-tokenized part by part with a ``completion_mask`` (0 on the prompt and on the inserted
+documents, 1 on what the model should write), and ``completion_only_loss=True`` makes TRL turn that mask
+into labels (-100 elsewhere): the documents stay out of the SFT loss, as ``<information>`` stays out of
+the RL loss.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from zerosearch.common.documents import format_documents
+from zerosearch.common.errors import ConfigError
+from zerosearch.common.search.base import SearchBackend, SearchRequest
+from zerosearch.common.template import build_prompt, information_block
+from zerosearch.common.trajectory import QAItem
+from zerosearch.trainer.config import TrainConfig
+from zerosearch.trainer.run_dir import RunDir
+
+__all__ = ["build_demonstrations", "demo_backend", "demo_query", "demonstration_parts", "run_cold_start"]
+
+log = logging.getLogger(__name__)
+
+
+def demo_query(item: QAItem) -> str:
+    """The demonstration's search query: the question itself, a sensible first search."""
+    return " ".join(item.question.strip().rstrip("?").split())
+
+
+def demonstration_parts(item: QAItem, documents: str) -> list[tuple[str, bool]]:
+    """The completion of one demonstration as (text, trained) parts; documents are not trained on."""
+    query = demo_query(item)
+    answer = item.golden_answers[0]
+    return [
+        (f"<think> I need to look this up. </think>\n<search> {query} </search>", True),
+        (information_block(documents), False),
+        (f"<think> The documents give the answer. </think>\n<answer> {answer} </answer>", True),
+    ]
+
+
+def demo_backend(config: TrainConfig) -> SearchBackend:
+    """The backend that supplies demonstration documents (bm25 over the corpus, or the simulator)."""
+    if config.cold_start.search == "simulator":
+        from zerosearch.common.search.factory import make_backend
+
+        return make_backend("simulator", url=config.simulator_url)
+    from zerosearch.common.search.bm25 import BM25Backend
+    from zerosearch.common.settings import get_common_settings
+
+    corpus = config.cold_start.corpus
+    if corpus is None:
+        data_dir = config.data_dir or get_common_settings().data_dir
+        corpus = Path(data_dir) / "corpus" / "wiki_mini.jsonl" if data_dir else None
+    if corpus is None or not Path(corpus).is_file():
+        raise ConfigError(
+            f"cold_start.corpus not found: {corpus} (set cold_start.corpus)", param="cold_start.corpus"
+        )
+    return BM25Backend(corpus)
+
+
+def build_demonstrations(
+    items: list[QAItem], backend: SearchBackend, tokenizer: Any, *, top_k: int, max_length: int
+) -> list[dict[str, list[int]]]:
+    """Pre-tokenized demonstrations: ``input_ids`` and ``completion_mask`` (1 = trained token)."""
+    requests = [SearchRequest(query=demo_query(item), k=top_k, question=item.question) for item in items]
+    results = backend.search_batch(requests)
+    rows = []
+    for item, result in zip(items, results, strict=True):
+        prompt = build_prompt(item.question, tokenizer=tokenizer)
+        ids = tokenizer.encode(prompt, add_special_tokens=False)
+        mask = [0] * len(ids)
+        # Each part on its own, as the agent loop tokenizes model text and inserted text apart.
+        for text, trained in demonstration_parts(item, format_documents(result.documents)):
+            part = tokenizer.encode(text, add_special_tokens=False)
+            ids += part
+            mask += [int(trained)] * len(part)
+        ids.append(tokenizer.eos_token_id)
+        mask.append(1)  # learn to stop after </answer>
+        rows.append({"input_ids": ids[:max_length], "completion_mask": mask[:max_length]})
+    return rows
+
+
+def run_cold_start(config: TrainConfig, run_dir: RunDir, items: list[QAItem]) -> Path:
+    """SFT the policy on demonstrations; returns the model folder (reused when a run resumes)."""
+    target = run_dir.cold_start_dir
+    if (target / "config.json").is_file():
+        log.info("cold start already done: %s", target)
+        return target
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from zerosearch.common.models import load_tokenizer, resolve_model
+
+    settings = config.cold_start
+    model_path = resolve_model(config.model)
+    tokenizer = load_tokenizer(model_path, padding_side="right")
+    backend = demo_backend(config)
+    chosen = [item for item in items if item.golden_answers][: settings.examples]
+    rows = build_demonstrations(
+        chosen, backend, tokenizer, top_k=settings.top_k, max_length=settings.max_length
+    )
+    log.info("cold start: SFT on %d demonstrations for %s epochs", len(rows), settings.epochs)
+    args = SFTConfig(
+        output_dir=str(run_dir.root / "cold_start_work"),
+        num_train_epochs=settings.epochs,
+        learning_rate=settings.learning_rate,
+        per_device_train_batch_size=settings.batch_size,
+        max_length=settings.max_length,
+        completion_only_loss=True,  # completion_mask → labels: prompt and documents out of the loss
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        bf16=config.bf16,
+        gradient_checkpointing=config.gradient_checkpointing,  # TRL turns it on by default: slow on CPU
+        seed=config.seed,
+    )
+    trainer = SFTTrainer(
+        model=model_path, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer
+    )
+    trainer.train()
+    staging = target.with_name(target.name + ".partial")
+    trainer.save_model(str(staging))
+    tokenizer.save_pretrained(str(staging))
+    staging.rename(target)  # a killed SFT never leaves a half-written model that looks finished
+    return target

@@ -1,0 +1,233 @@
+"""The run config of a training job: one pydantic model, loaded from YAML, a dict (job payload) or Python.
+
+Every field carries its help text; validation runs when the config is built and bad values raise a
+:class:`~zerosearch.common.errors.ConfigError` naming the field and the allowed range.
+
+    config = load_train_config("configs/cpu-tiny.yaml")
+    config = TrainConfig.model_validate(payload)            # from an RQ job
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from zerosearch.common.defaults import (
+    CURRICULUM_BASE,
+    CURRICULUM_P_END,
+    CURRICULUM_P_START,
+    DEFAULT_TOP_K,
+    MAX_TOP_K,
+    MAX_TURNS,
+)
+from zerosearch.common.errors import ConfigError
+from zerosearch.trainer.algorithms import ALGORITHMS, algorithm_settings
+from zerosearch.trainer.curriculum import Curriculum, CurriculumKind
+
+__all__ = [
+    "ColdStartConfig",
+    "CurriculumConfig",
+    "EvalAfterCheckpoint",
+    "TrainConfig",
+    "config_error",
+    "load_train_config",
+    "parse_train_config",
+]
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class CurriculumConfig(BaseModel):
+    """The noise schedule (method.md: p_i = p_s + (b^(i/m) − 1)/(b − 1)·(p_e − p_s))."""
+
+    model_config = _STRICT
+
+    kind: CurriculumKind = Field(
+        default=CurriculumKind.EXPONENTIAL, description="exponential|linear|constant."
+    )
+    p_start: float = Field(default=CURRICULUM_P_START, ge=0.0, le=1.0, description="Noise p at step 1 (p_s).")
+    p_end: float = Field(
+        default=CURRICULUM_P_END, ge=0.0, le=1.0, description="Noise p at the last step (p_e)."
+    )
+    base: float = Field(default=CURRICULUM_BASE, gt=0.0, description="Base b of the exponential (≠ 1).")
+
+    def build(self, total_steps: int) -> Curriculum:
+        """The schedule over ``total_steps`` steps."""
+        return Curriculum(self.kind, self.p_start, self.p_end, total_steps, self.base)
+
+
+class ColdStartConfig(BaseModel):
+    """Optional SFT on format demonstrations before GRPO (small policies never write <search> alone)."""
+
+    model_config = _STRICT
+
+    enabled: bool = Field(default=False, description="Run the cold-start SFT stage before GRPO.")
+    examples: int = Field(
+        default=64, ge=1, le=100_000, description="Demonstrations built from the train set."
+    )
+    epochs: float = Field(default=1.0, gt=0.0, le=100.0, description="SFT epochs over the demonstrations.")
+    learning_rate: float = Field(default=5e-5, gt=0.0, le=1.0, description="SFT learning rate.")
+    batch_size: int = Field(default=8, ge=1, le=4096, description="SFT batch size.")
+    search: Literal["bm25", "simulator"] = Field(
+        default="bm25", description="Backend that supplies the demonstrations' documents."
+    )
+    corpus: Path | None = Field(
+        default=None, description="Passage corpus for bm25 (default: <data_dir>/corpus/wiki_mini.jsonl)."
+    )
+    top_k: int = Field(default=3, ge=1, le=MAX_TOP_K, description="Documents in each demonstration.")
+    max_length: int = Field(default=512, ge=32, le=32768, description="Longest demonstration in tokens.")
+
+
+class EvalAfterCheckpoint(BaseModel):
+    """The ``eval`` job enqueued for every checkpoint and the final model."""
+
+    model_config = _STRICT
+
+    enabled: bool = Field(default=True, description="Enqueue an eval job per checkpoint and the final model.")
+    datasets: list[str] = Field(default_factory=lambda: ["nq"], min_length=1, description="Benchmarks.")
+    limit: int | None = Field(default=50, ge=1, description="Questions per benchmark (None: all).")
+    search: str = Field(default="bm25", description="Search backend at evaluation (a real engine).")
+    max_turns: int = Field(default=MAX_TURNS, ge=1, le=20, description="Search turns at evaluation.")
+    extra: dict[str, Any] = Field(default_factory=dict, description="More evaluator EvalConfig fields.")
+
+
+class TrainConfig(BaseModel):
+    """One training run: policy, simulator, data, algorithm, curriculum, reward, checkpoints."""
+
+    model_config = _STRICT
+
+    model: str = Field(min_length=1, description="Policy: bundled alias, HF folder, .gguf or hub id.")
+    simulator_url: str = Field(min_length=1, description="Base URL of the simulator service.")
+    datasets: list[str] = Field(
+        min_length=1, description="Training QA sets: names under <data_dir>/qa or paths."
+    )
+    data_dir: Path | None = Field(default=None, description="Folder with qa/*.jsonl (default: shared data).")
+    train_limit: int | None = Field(default=None, ge=1, description="Use only the first N questions.")
+    algorithm: str = Field(default="grpo", description=f"One of {', '.join(ALGORITHMS)}.")
+    num_generations: int = Field(default=5, description="Group size: rollouts per question (≥ 2).")
+    prompts_per_step: int = Field(default=8, ge=1, le=100_000, description="Questions per optimizer step.")
+    micro_batch_size: int | None = Field(
+        default=None, ge=1, description="Rollouts per forward/backward pass (default: the whole step)."
+    )
+    learning_rate: float = Field(default=1e-6, gt=0.0, le=1.0, description="Actor learning rate.")
+    steps: int = Field(default=203, description="Total optimizer steps m (≥ 1).")
+    beta: float = Field(default=0.001, ge=0.0, le=10.0, description="KL coefficient (TRL's beta and sign).")
+    epsilon: float = Field(default=0.2, gt=0.0, le=1.0, description="PPO-style clip range.")
+    temperature: float = Field(default=1.0, gt=0.0, le=5.0, description="Rollout sampling temperature.")
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0, description="Rollout nucleus sampling.")
+    curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig, description="Noise schedule.")
+    max_turns: int = Field(default=MAX_TURNS, ge=1, le=20, description="Search turns before the answer turn.")
+    top_k: int = Field(default=DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="Documents per search call.")
+    max_new_tokens: int = Field(default=256, ge=1, le=32768, description="New tokens per generation turn.")
+    max_completion_length: int = Field(
+        default=2048, ge=8, le=131072, description="All completion tokens, inserted documents included."
+    )
+    reward: Literal["f1", "em"] = Field(default="f1", description="Answer reward: token F1 or strict EM.")
+    cold_start: ColdStartConfig = Field(default_factory=ColdStartConfig, description="Cold-start SFT.")
+    output_dir: Path = Field(description="Run folder: checkpoints, metrics.jsonl, plots, final model.")
+    checkpoint_interval: int = Field(default=50, ge=1, description="Save a checkpoint every N steps.")
+    seed: int = Field(default=42, ge=0, description="Seed for data order, sampling and simulator draws.")
+    resume: Literal["auto", "never"] = Field(
+        default="auto", description="auto: continue from the latest checkpoint; never: refuse a used folder."
+    )
+    eval: EvalAfterCheckpoint = Field(default_factory=EvalAfterCheckpoint, description="Eval per checkpoint.")
+    use_vllm: bool = Field(default=False, description="Generate rollouts with TRL's vLLM integration (GPU).")
+    vllm_gpu_memory_utilization: float = Field(default=0.3, gt=0.0, le=1.0, description="vLLM memory share.")
+    gradient_checkpointing: bool = Field(default=False, description="Trade compute for memory.")
+    bf16: bool = Field(default=False, description="bfloat16 training (GPU).")
+
+    @field_validator("algorithm")
+    @classmethod
+    def _known_algorithm(cls, value: str) -> str:
+        try:
+            algorithm_settings(value)
+        except ConfigError as exc:  # pydantic collects ValueErrors only: re-raise as one, message kept
+            raise ValueError(exc.message) from None
+        return value.strip().lower().replace("-", "_")
+
+    @field_validator("num_generations")
+    @classmethod
+    def _group_size(cls, value: int) -> int:
+        # One rollout a group has no baseline: every advantage would be 0.
+        if value < 2 or value > 1024:
+            raise ValueError(f"num_generations (group size) must be in [2, 1024], got {value}")
+        return value
+
+    @field_validator("steps")
+    @classmethod
+    def _positive_steps(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError(f"steps must be ≥ 1, got {value}")
+        return value
+
+    @field_validator("simulator_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"simulator_url must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainConfig:
+        if self.curriculum.kind is CurriculumKind.EXPONENTIAL and self.curriculum.base == 1.0:
+            raise ValueError("curriculum.base must be ≠ 1 for the exponential curriculum")
+        rollouts = self.rollouts_per_step
+        micro = self.micro_batch_size or rollouts
+        if rollouts % micro or micro % self.num_generations:
+            raise ValueError(
+                f"micro_batch_size ({micro}) must divide prompts_per_step × num_generations ({rollouts}) "
+                f"and be a multiple of num_generations ({self.num_generations})"
+            )
+        return self
+
+    @property
+    def rollouts_per_step(self) -> int:
+        """Rollouts in one optimizer step (questions × group size)."""
+        return self.prompts_per_step * self.num_generations
+
+    def curriculum_schedule(self) -> Curriculum:
+        """The noise schedule over this run's steps."""
+        return self.curriculum.build(self.steps)
+
+
+def config_error(exc: ValidationError, source: str = "config") -> ConfigError:
+    """One ConfigError naming every bad field (dotted path) and what is allowed."""
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(root)"
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling)"
+        elif err["type"] == "missing":
+            message = "required field is missing"
+        parts.append(f"{field}: {message}")
+    first = exc.errors()[0]["loc"] if exc.errors() else ()
+    return ConfigError(
+        f"invalid {source}: " + "; ".join(parts), param=".".join(str(p) for p in first) or None
+    )
+
+
+def parse_train_config(data: dict[str, Any], source: str = "config") -> TrainConfig:
+    """Validate a mapping (a job payload, a parsed YAML file) into a TrainConfig, or a ConfigError."""
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        raise config_error(exc, source=source) from exc
+
+
+def load_train_config(path: str | Path, **overrides: Any) -> TrainConfig:
+    """Read a YAML run config (``overrides`` replace top-level keys) and validate it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}", param="config")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}", param="config") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of fields, got {type(data).__name__}", param="config")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return parse_train_config(data, source=path.name)

@@ -1,0 +1,85 @@
+"""Run-config validation: clear messages naming the field; the shipped configs load; algorithm mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zerosearch.common.errors import ConfigError
+from zerosearch.trainer.algorithms import ALGORITHMS, algorithm_settings
+from zerosearch.trainer.config import load_train_config, parse_train_config
+
+REPO = Path(__file__).resolve().parents[2]
+BASE = {
+    "model": "smollm2-135m",
+    "simulator_url": "http://127.0.0.1:8000",
+    "datasets": ["nq"],
+    "output_dir": "r",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"algorithm": "a2c"}, "algorithm: unknown algorithm 'a2c': use one of grpo, dr_grpo, dapo, rloo"),
+        ({"algorithm": "ppo"}, "no PPOTrainer"),
+        ({"curriculum": {"p_start": -0.2}}, "curriculum.p_start: Input should be greater than or equal to 0"),
+        ({"curriculum": {"p_end": 1.2}}, "curriculum.p_end: Input should be less than or equal to 1"),
+        ({"steps": 0}, "steps: steps must be ≥ 1, got 0"),
+        ({"num_generations": 1}, "num_generations: num_generations (group size) must be in [2, 1024]"),
+        ({"datasets": []}, "datasets: List should have at least 1 item"),
+        ({"model": None}, "model: Input should be a valid string"),
+        ({"simulator_url": "localhost:8000"}, "simulator_url: simulator_url must start with http://"),
+        ({"learnin_rate": 1e-6}, "learnin_rate: unknown field"),
+        (
+            {"prompts_per_step": 3, "num_generations": 2, "micro_batch_size": 4},
+            "micro_batch_size (4) must divide",
+        ),
+    ],
+)
+def test_bad_config_names_the_field(change: dict, needle: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_train_config({**BASE, **change})
+    assert needle in info.value.message
+
+
+def test_missing_fields_are_named() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_train_config({"simulator_url": "http://x"})
+    for name in ("model: required", "datasets: required", "output_dir: required"):
+        assert name in info.value.message
+
+
+@pytest.mark.parametrize("name", ["cpu-tiny.yaml", "paper-qwen2.5-3b.yaml"])
+def test_shipped_configs_load(name: str) -> None:
+    config = load_train_config(REPO / "configs" / name)
+    assert config.rollouts_per_step % config.num_generations == 0
+
+
+def test_paper_config_has_the_papers_hyper_parameters() -> None:
+    config = load_train_config(REPO / "configs" / "paper-qwen2.5-3b.yaml")
+    assert (config.prompts_per_step, config.num_generations, config.steps) == (64, 5, 203)
+    assert (config.learning_rate, config.beta, config.epsilon) == (1e-6, 0.001, 0.2)
+    assert (config.curriculum.p_start, config.curriculum.p_end, config.curriculum.base) == (0.0, 0.5, 4.0)
+    assert config.use_vllm and config.reward == "f1" and config.top_k == 5
+
+
+def test_missing_or_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_train_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_train_config(bad)
+
+
+def test_every_algorithm_maps_to_valid_grpo_config_fields(tmp_path: Path) -> None:
+    from trl import GRPOConfig
+
+    for name in ALGORITHMS:
+        settings = algorithm_settings(name)
+        args = GRPOConfig(output_dir=str(tmp_path), report_to="none", bf16=False, **settings)
+        assert args.loss_type == settings["loss_type"]
+    assert algorithm_settings("rloo")["scale_rewards"] == "none"
+    assert algorithm_settings("reinforce")["scale_rewards"] == "batch"

@@ -1,0 +1,119 @@
+"""The rollout function: per-sample alignment of questions/answers/golds, env_mask token by token, stats.
+
+Runs the real shared agent loop with the bundled tokenizer; only the Policy and the SearchBackend are
+stand-ins (the two seams), so these tests take a second.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from zerosearch.common.trajectory import QAItem, RolloutConfig
+from zerosearch.trainer.curriculum import Curriculum
+from zerosearch.trainer.reward import make_reward_function
+from zerosearch.trainer.rollout import SearchRollout
+
+from .fakes import RecordingBackend, ScriptedPolicy
+
+ITEMS = [
+    QAItem(id="q1", question="who wrote moby dick", golden_answers=["Herman Melville", "Melville"]),
+    QAItem(id="q2", question="capital of france", golden_answers=["Paris"]),
+    QAItem(id="q3", question="largest planet", golden_answers=["Jupiter"]),
+]
+GOLD = {item.question: item.golden_answers[0] for item in ITEMS}
+
+
+@pytest.fixture(scope="module")
+def tokenizer(bundled_model_path: str):  # type: ignore[no-untyped-def]
+    from zerosearch.common.models import load_tokenizer
+
+    return load_tokenizer(bundled_model_path)
+
+
+def _rollout(tokenizer, answer_for, backend=None):  # type: ignore[no-untyped-def]
+    backend = backend or RecordingBackend()
+    policy = ScriptedPolicy(tokenizer, answer_for)
+    settings = RolloutConfig(max_turns=1, max_new_tokens=64, max_completion_tokens=512, top_k=1)
+    rollout = SearchRollout(ITEMS, backend, settings, Curriculum(total_steps=10), lambda trainer: policy)
+    return rollout, policy, backend
+
+
+def test_each_search_carries_its_own_question_and_answer(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    rollout, _, backend = _rollout(tokenizer, GOLD.get)
+    # TRL's order: each question num_generations (2) times in a row.
+    prompts = [q for item in ITEMS for q in [item.question] * 2]
+    trainer = SimpleNamespace(state=SimpleNamespace(global_step=4))
+    out = rollout(prompts, trainer)
+    assert len(backend.requests) == 6
+    for request in backend.requests:
+        question = request.query.removeprefix("facts about ").strip()
+        assert request.question == question  # never another sample's question
+        assert request.answer == GOLD[question]  # and its own first gold answer
+        assert request.noise == pytest.approx(Curriculum(total_steps=10)(5))  # 0-based step 4 → step 5
+    assert out["golden_answers"] == [item.golden_answers for item in ITEMS for _ in range(2)]
+    assert out["answer"] == [GOLD[q] for q in prompts]
+    assert rollout.last_stats is not None and rollout.last_stats.step == 5
+    assert rollout.last_stats.searches_per_rollout == 1.0
+
+
+def test_reward_of_sample_i_uses_sample_i_golds(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    # The policy always answers "Paris": only q2's samples may score.
+    rollout, _, _ = _rollout(tokenizer, lambda q: "Paris")
+    prompts = [q for item in ITEMS for q in [item.question] * 2]
+    out = rollout(prompts, SimpleNamespace(state=SimpleNamespace(global_step=0)))
+    reward = make_reward_function("f1")
+    scores = reward(completions=prompts, answer=out["answer"], golden_answers=out["golden_answers"])
+    assert scores == [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]
+
+
+def _token_spans(tokenizer, ids: list[int]) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
+    spans, previous = [], 0
+    for i in range(len(ids)):
+        end = len(tokenizer.decode(ids[: i + 1]))
+        spans.append((previous, end))
+        previous = end
+    return spans
+
+
+def test_env_mask_token_by_token(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    rollout, policy, _ = _rollout(tokenizer, GOLD.get)
+    out = rollout([item.question for item in ITEMS], SimpleNamespace(state=SimpleNamespace(global_step=0)))
+    n = len(ITEMS)  # turn 1 generates for every item in one batch, then turn 2
+    for i, (ids, mask) in enumerate(zip(out["completion_ids"], out["env_mask"], strict=True)):
+        assert len(ids) == len(mask)
+        text = tokenizer.decode(ids)
+        start, end = text.index("<information>"), text.index("</information>") + len("</information>")
+        for (a, b), bit in zip(_token_spans(tokenizer, ids), mask, strict=True):
+            if a < end and b > start:  # the token overlaps the <information> block
+                assert bit == 0, f"inserted token {text[a:b]!r} would be trained on"
+        # Every token the model sampled is in the loss, in order, and nothing else is.
+        model_tokens = [t for t, bit in zip(ids, mask, strict=True) if bit == 1]
+        assert model_tokens == policy.generated[i] + policy.generated[n + i]
+
+
+def test_unknown_prompt_is_refused(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    rollout, _, _ = _rollout(tokenizer, GOLD.get)
+    with pytest.raises(KeyError, match="not a training question"):
+        rollout(["something else"], SimpleNamespace(state=SimpleNamespace(global_step=0)))
+
+
+class _DownBackend(RecordingBackend):
+    """A simulator that is down (restarting): every attempt fails."""
+
+    async def _search_once(self, request):  # type: ignore[no-untyped-def]
+        self.requests.append(request)
+        raise ConnectionError("simulator restarting")
+
+
+def test_failed_searches_fall_back_and_are_counted(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    backend = _DownBackend()
+    backend.retries, backend.backoff_s = 2, 0.0  # bounded retries, no waiting in the test
+    rollout, _, _ = _rollout(tokenizer, GOLD.get, backend=backend)
+    out = rollout([ITEMS[0].question], SimpleNamespace(state=SimpleNamespace(global_step=0)))
+    assert len(backend.requests) == 2  # one search, two attempts, then the fallback
+    assert "No information available." in tokenizer.decode(out["completion_ids"][0])
+    stats = rollout.last_stats
+    assert stats is not None and stats.failed_searches == 1
+    assert stats.as_metrics()["failed_searches"] == 1.0
