@@ -16,6 +16,8 @@ Client errors carry the offending parameter so that a message can name it.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ClientError",
     "ConfigError",
@@ -49,6 +51,25 @@ class ClientError(ZeroSearchError):
 
 class ConfigError(ClientError):
     """A setting or a run-config field is out of range, unknown or missing."""
+
+    @classmethod
+    def from_validation(cls, exc: Any, source: str = "config") -> ConfigError:
+        """One error naming every bad field of a pydantic ``ValidationError`` (dotted path) and what is allowed.
+
+        For example: ``invalid cpu-tiny.yaml: steps: steps must be ≥ 1, got 0; learnin_rate: unknown field
+        (check the spelling)``.
+        """
+        parts = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "(root)"
+            message = str(err["msg"]).removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = "unknown field (check the spelling)"
+            elif err["type"] == "missing":
+                message = "required field is missing"
+            parts.append(f"{field}: {message}")
+        first = exc.errors()[0]["loc"] if exc.errors() else ()
+        return cls(f"invalid {source}: " + "; ".join(parts), param=".".join(str(p) for p in first) or None)
 
 
 class DatasetError(ClientError):

@@ -32,7 +32,6 @@ __all__ = [
     "CurriculumConfig",
     "EvalAfterCheckpoint",
     "TrainConfig",
-    "config_error",
     "load_train_config",
     "parse_train_config",
 ]
@@ -193,29 +192,12 @@ class TrainConfig(BaseModel):
         return self.curriculum.build(self.steps)
 
 
-def config_error(exc: ValidationError, source: str = "config") -> ConfigError:
-    """One ConfigError naming every bad field (dotted path) and what is allowed."""
-    parts = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "(root)"
-        message = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "unknown field (check the spelling)"
-        elif err["type"] == "missing":
-            message = "required field is missing"
-        parts.append(f"{field}: {message}")
-    first = exc.errors()[0]["loc"] if exc.errors() else ()
-    return ConfigError(
-        f"invalid {source}: " + "; ".join(parts), param=".".join(str(p) for p in first) or None
-    )
-
-
 def parse_train_config(data: dict[str, Any], source: str = "config") -> TrainConfig:
     """Validate a mapping (a job payload, a parsed YAML file) into a TrainConfig, or a ConfigError."""
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as exc:
-        raise config_error(exc, source=source) from exc
+        raise ConfigError.from_validation(exc, source) from exc
 
 
 def load_train_config(path: str | Path, **overrides: Any) -> TrainConfig:

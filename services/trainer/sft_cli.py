@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import typer
 from pydantic import BaseModel, ValidationError
 
+from zerosearch.common.errors import ConfigError
 from zerosearch.trainer.sft_config import (
     BuildConfig,
     CollectConfig,
@@ -20,7 +21,6 @@ from zerosearch.trainer.sft_config import (
     SFTTrainConfig,
     load_sft_config,
     parse_sft_config,
-    validation_to_config_error,
 )
 
 __all__ = ["sft_app"]
@@ -37,7 +37,7 @@ def _config(config_class: type[Config], /, **flags: Any) -> Config:
     try:
         return config_class(**{k: v for k, v in flags.items() if v is not None})
     except ValidationError as exc:
-        raise validation_to_config_error(exc, source="options") from exc
+        raise ConfigError.from_validation(exc, "options") from exc
 
 
 def _show(report: BaseModel) -> None:
@@ -144,7 +144,6 @@ def submit(
 ) -> None:
     """Enqueue collect → label → build → train as one job on the sft queue."""
     from zerosearch.common.connection import redis_connection
-    from zerosearch.common.errors import ConfigError
     from zerosearch.common.queue import QueueName, run_worker
     from zerosearch.common.settings import get_common_settings
     from zerosearch.trainer.sft_jobs import submit as submit_job

@@ -30,7 +30,6 @@ __all__ = [
     "SFTTrainConfig",
     "load_sft_config",
     "parse_sft_config",
-    "validation_to_config_error",
 ]
 
 _STRICT = ConfigDict(extra="forbid")
@@ -205,25 +204,12 @@ class FidelityConfig(BaseModel):
         return self
 
 
-def validation_to_config_error(exc: ValidationError, source: str = "config") -> ConfigError:
-    """One ConfigError naming every bad field (dotted path) and what is allowed."""
-    parts = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "(root)"
-        message = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "unknown field (check the spelling)"
-        parts.append(f"{field}: {message}")
-    first = exc.errors()[0]["loc"] if exc.errors() else ()
-    return ConfigError(f"invalid {source}: " + "; ".join(parts), param=".".join(map(str, first)) or None)
-
-
 def parse_sft_config(data: dict[str, Any], source: str = "sft config") -> SFTPipelineConfig:
     """Validate a mapping (job payload, parsed YAML) into the pipeline config, or raise ConfigError."""
     try:
         return SFTPipelineConfig.model_validate(data)
     except ValidationError as exc:
-        raise validation_to_config_error(exc, source) from exc
+        raise ConfigError.from_validation(exc, source) from exc
 
 
 def load_sft_config(path: str | Path) -> SFTPipelineConfig:
