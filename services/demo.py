@@ -219,6 +219,9 @@ def _train_payload(
     )
     if options.steps is not None:
         payload["steps"] = options.steps
+    # The demo evaluates the final model only: intermediate checkpoints would queue more evals of a
+    # 2-core machine's time (`train run` with the same config keeps its checkpoint interval).
+    payload["checkpoint_interval"] = int(payload.get("steps", 1)) + 1
     evaluation = dict(payload.get("eval") or {})
     # Baseline and trained model are scored on the same held-out files with the same settings.
     evaluation.update(enabled=True, datasets=[str(p) for p in eval_files], limit=None)
@@ -305,20 +308,18 @@ def _services(options: DemoOptions, out: Path, stages: _Stages) -> Iterator[tupl
     try:
         with Supervisor(log_dir=out / "logs") as sup:
             start = time.perf_counter()
-            sim = sup.start(
-                "simulator",
-                zerosearch_command(
-                    "simulator",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--model",
-                    "smollm2-135m",
-                ),
-                env=env,
-            )
+            # 96 new tokens a search: 3 documents of ~25 words, the training config's top_k.
+            serve = [
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--model",
+                "smollm2-135m",
+                "--max-new-tokens",
+                "96",
+            ]
+            sim = sup.start("simulator", zerosearch_command("simulator", "serve", *serve), env=env)
             trainer = sup.start(
                 "trainer-worker", zerosearch_command("trainer", "worker", "--queues", "train,sft"), env=env
             )

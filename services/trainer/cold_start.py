@@ -23,7 +23,7 @@ from typing import Any
 from zerosearch.common.documents import format_documents
 from zerosearch.common.errors import ConfigError
 from zerosearch.common.search.base import SearchBackend, SearchRequest
-from zerosearch.common.template import build_prompt, information_block
+from zerosearch.common.template import answer_only_instruction, build_prompt, information_block
 from zerosearch.common.trajectory import QAItem
 from zerosearch.trainer.config import TrainConfig
 from zerosearch.trainer.run_dir import RunDir
@@ -38,15 +38,25 @@ def demo_query(item: QAItem) -> str:
     return " ".join(item.question.strip().rstrip("?").split())
 
 
-def demonstration_parts(item: QAItem, documents: str) -> list[tuple[str, bool]]:
-    """The completion of one demonstration as (text, trained) parts; documents are not trained on."""
+def demonstration_parts(
+    item: QAItem, documents: str, *, forced_answer: bool = False
+) -> list[tuple[str, bool]]:
+    """The completion of one demonstration as (text, trained) parts; documents are not trained on.
+
+    ``forced_answer`` mirrors the agent loop when its search turns are used up (max_turns 1 after this
+    one search): the loop then inserts the answer-only instruction before the answer turn, so the
+    demonstration shows it too (inserted, not trained).
+    """
     query = demo_query(item)
     answer = item.golden_answers[0]
-    return [
+    parts = [
         (f"<think> I need to look this up. </think>\n<search> {query} </search>", True),
         (information_block(documents), False),
-        (f"<think> The documents give the answer. </think>\n<answer> {answer} </answer>", True),
     ]
+    if forced_answer:
+        parts.append((answer_only_instruction(), False))
+    parts.append((f"<think> The documents give the answer. </think>\n<answer> {answer} </answer>", True))
+    return parts
 
 
 def demo_backend(config: TrainConfig) -> SearchBackend:
@@ -70,25 +80,54 @@ def demo_backend(config: TrainConfig) -> SearchBackend:
 
 
 def build_demonstrations(
-    items: list[QAItem], backend: SearchBackend, tokenizer: Any, *, top_k: int, max_length: int
+    items: list[QAItem],
+    backend: SearchBackend,
+    tokenizer: Any,
+    *,
+    top_k: int,
+    max_length: int,
+    forced_answer: bool = False,
 ) -> list[dict[str, list[int]]]:
-    """Pre-tokenized demonstrations: ``input_ids`` and ``completion_mask`` (1 = trained token)."""
+    """Pre-tokenized demonstrations: ``input_ids`` and ``completion_mask`` (1 = trained token).
+
+    A demonstration longer than ``max_length`` loses document text, never its trained tail: cutting the
+    end would drop the ``<answer>`` the cold start exists to teach.
+    """
     requests = [SearchRequest(query=demo_query(item), k=top_k, question=item.question) for item in items]
     results = backend.search_batch(requests)
     rows = []
     for item, result in zip(items, results, strict=True):
-        prompt = build_prompt(item.question, tokenizer=tokenizer)
-        ids = tokenizer.encode(prompt, add_special_tokens=False)
-        mask = [0] * len(ids)
-        # Each part on its own, as the agent loop tokenizes model text and inserted text apart.
-        for text, trained in demonstration_parts(item, format_documents(result.documents)):
-            part = tokenizer.encode(text, add_special_tokens=False)
+        prompt_ids = tokenizer.encode(
+            build_prompt(item.question, tokenizer=tokenizer), add_special_tokens=False
+        )
+        documents = format_documents(result.documents)
+        parts = _encode_parts(tokenizer, demonstration_parts(item, documents, forced_answer=forced_answer))
+        excess = len(prompt_ids) + sum(len(ids) for ids, _ in parts) + 1 - max_length
+        if excess > 0:  # shorten the documents (masked) by what does not fit
+            doc_ids = tokenizer.encode(documents, add_special_tokens=False)
+            keep = len(doc_ids) - excess - 8  # a few tokens of slack: re-tokenizing may shift by one or two
+            if keep <= 0:
+                log.warning("cold start: %r does not fit max_length=%d; skipped", item.id, max_length)
+                continue
+            documents = tokenizer.decode(doc_ids[:keep], skip_special_tokens=True)
+            parts = _encode_parts(
+                tokenizer, demonstration_parts(item, documents, forced_answer=forced_answer)
+            )
+        ids, mask = list(prompt_ids), [0] * len(prompt_ids)
+        for (
+            part,
+            trained,
+        ) in parts:  # each part on its own, as the agent loop tokenizes model and inserted text
             ids += part
             mask += [int(trained)] * len(part)
         ids.append(tokenizer.eos_token_id)
         mask.append(1)  # learn to stop after </answer>
         rows.append({"input_ids": ids[:max_length], "completion_mask": mask[:max_length]})
     return rows
+
+
+def _encode_parts(tokenizer: Any, parts: list[tuple[str, bool]]) -> list[tuple[list[int], bool]]:
+    return [(tokenizer.encode(text, add_special_tokens=False), trained) for text, trained in parts]
 
 
 def run_cold_start(config: TrainConfig, run_dir: RunDir, items: list[QAItem]) -> Path:
@@ -108,7 +147,12 @@ def run_cold_start(config: TrainConfig, run_dir: RunDir, items: list[QAItem]) ->
     backend = demo_backend(config)
     chosen = [item for item in items if item.golden_answers][: settings.examples]
     rows = build_demonstrations(
-        chosen, backend, tokenizer, top_k=settings.top_k, max_length=settings.max_length
+        chosen,
+        backend,
+        tokenizer,
+        top_k=settings.top_k,
+        max_length=settings.max_length,
+        forced_answer=config.max_turns == 1,  # the loop's answer-only turn follows the first search
     )
     log.info("cold start: SFT on %d demonstrations for %s epochs", len(rows), settings.epochs)
     args = SFTConfig(

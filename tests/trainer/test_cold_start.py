@@ -1,0 +1,47 @@
+"""Cold-start demonstrations: the trained answer always fits, documents and inserted text are masked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zerosearch.common.models import load_tokenizer
+from zerosearch.common.search.bm25 import BM25Backend
+from zerosearch.common.template import answer_only_instruction
+from zerosearch.common.trajectory import QAItem
+from zerosearch.trainer.cold_start import build_demonstrations
+
+ITEMS = [
+    QAItem(id="a", question="who wrote the novel moby dick", golden_answers=["Herman Melville"]),
+    QAItem(id="b", question="when did the berlin wall fall", golden_answers=["9 November 1989"]),
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer(bundled_model_path: str):  # type: ignore[no-untyped-def]
+    return load_tokenizer(bundled_model_path, padding_side="right")
+
+
+@pytest.mark.parametrize("forced_answer", [False, True])
+def test_long_documents_are_cut_never_the_answer(tokenizer, corpus_path: Path, forced_answer: bool) -> None:  # type: ignore[no-untyped-def]
+    max_length = 320  # shorter than prompt + 3 full BM25 passages + answer: the documents must give way
+    rows = build_demonstrations(
+        ITEMS,
+        BM25Backend(corpus_path),
+        tokenizer,
+        top_k=3,
+        max_length=max_length,
+        forced_answer=forced_answer,
+    )
+    assert len(rows) == len(ITEMS)
+    for item, row in zip(ITEMS, rows, strict=True):
+        ids, mask = row["input_ids"], row["completion_mask"]
+        assert len(ids) == len(mask) <= max_length
+        assert ids[-1] == tokenizer.eos_token_id and mask[-1] == 1  # the stop is learned
+        trained = tokenizer.decode([i for i, m in zip(ids, mask, strict=True) if m])
+        masked = tokenizer.decode([i for i, m in zip(ids, mask, strict=True) if not m])
+        assert f"<answer> {item.golden_answers[0]} </answer>" in trained
+        assert "<search>" in trained and "<information>" not in trained
+        assert "<information>" in masked and "</information>" in masked
+        assert (answer_only_instruction().strip() in masked) is forced_answer
