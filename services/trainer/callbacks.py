@@ -152,4 +152,8 @@ class EvalCallback(TrainerCallback):
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """HF calls this after ``checkpoint-<global_step>`` is fully written."""
         name = f"checkpoint-{state.global_step}"
+        if state.max_steps and state.global_step >= state.max_steps:
+            # The last step's checkpoint holds the final model's weights: evaluated once, as "final".
+            log.info("%s is the final model: its eval is the final one", name)
+            return
         self.enqueuer(Path(args.output_dir) / name, name)

@@ -5,7 +5,8 @@
    simulator), GRPO step 1 and checkpoint-1, and is then killed with SIGKILL (no clean shutdown).
 3. The same run is resubmitted; worker B (burst) resumes from checkpoint-1 and finishes steps 2-3.
 Checked: the step count continues (metrics 1, 2, 3, no repeats), checkpoint-1 and the cold-start model
-are not rewritten, an eval job is enqueued per checkpoint and for the final model.
+are not rewritten, an eval job is enqueued per checkpoint and for the final model (the last step's
+checkpoint is the final model, evaluated once).
 """
 
 from __future__ import annotations
@@ -185,8 +186,10 @@ def test_metrics_noise_and_eval_jobs(resumed_run) -> None:  # type: ignore[no-un
             assert key in line, key
     jobs = get_queue(resumed_run.conn, "eval").jobs
     assert sorted(Path(job.args[0]["model"]).name for job in jobs) == [
-        "checkpoint-1", "checkpoint-2", "checkpoint-3", "final",
-    ]  # fmt: skip
+        "checkpoint-1",
+        "checkpoint-2",
+        "final",
+    ]  # fmt: skip  (checkpoint-3 is the final model: evaluated once, as final)
     assert all(job.func_name == "zerosearch.evaluator.jobs.run_eval_job" for job in jobs)
     assert all(job.args[0]["out"].startswith(str(resumed_run.out / "eval")) for job in jobs)
     plots = {p.name for p in (resumed_run.out / "plots").iterdir()}
