@@ -123,6 +123,12 @@ def build_demonstrations(
         ids.append(tokenizer.eos_token_id)
         mask.append(1)  # learn to stop after </answer>
         rows.append({"input_ids": ids[:max_length], "completion_mask": mask[:max_length]})
+    if items and not rows:
+        raise ConfigError(
+            f"cold_start.max_length={max_length} is too short for any demonstration (prompt, search, "
+            "answer and a few document tokens); raise it",
+            param="cold_start.max_length",
+        )
     return rows
 
 

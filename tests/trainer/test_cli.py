@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from zerosearch.cli import main
 
@@ -65,4 +66,5 @@ def test_submit_enqueues_on_train(
     assert main(argv) == 0
     [job] = get_queue(redis_conn, "train").jobs
     assert job.func_name == "zerosearch.trainer.jobs.run_train_job"
-    assert job.args[0]["output_dir"] == str(tmp_path) and job.args[0]["steps"] == 10
+    shipped = yaml.safe_load((repo / "configs" / "cpu-tiny.yaml").read_text())
+    assert job.args[0]["output_dir"] == str(tmp_path) and job.args[0]["steps"] == shipped["steps"]

@@ -45,3 +45,10 @@ def test_long_documents_are_cut_never_the_answer(tokenizer, corpus_path: Path, f
         assert "<search>" in trained and "<information>" not in trained
         assert "<information>" in masked and "</information>" in masked
         assert (answer_only_instruction().strip() in masked) is forced_answer
+
+
+def test_max_length_too_short_for_any_demonstration_is_a_config_error(tokenizer, corpus_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from zerosearch.common.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"cold_start\.max_length=64"):
+        build_demonstrations(ITEMS, BM25Backend(corpus_path), tokenizer, top_k=1, max_length=64)

@@ -65,7 +65,7 @@ def _config(url: str, out: Path, data_dir: Path) -> dict:
             "batch_size": 2,
             "learning_rate": 3e-4,
             "top_k": 1,
-            "max_length": 224,
+            "max_length": 288,  # prompt (~140) + format parts (~80) + a short document
             "search": "simulator",
         },
         "eval": {"datasets": ["nq"], "limit": 2, "max_turns": 1},
