@@ -13,6 +13,7 @@ own and kept apart (``inserted`` segments, env_mask 0) from the sampled ids (``m
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -65,11 +66,20 @@ class _Rollout:
 class _Loop:
     """Runs the turns of one batch; split from :func:`run_rollouts` to keep each step short."""
 
-    def __init__(self, policy: Policy, backend: SearchBackend | None, config: RolloutConfig) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        backend: SearchBackend | None,
+        config: RolloutConfig,
+        timings: dict[str, float] | None = None,
+    ) -> None:
         self.policy = policy
         self.tokenizer = policy.tokenizer
         self.backend = backend
         self.config = config
+        self.timings = timings if timings is not None else {}
+        self.timings.setdefault("generate_s", 0.0)
+        self.timings.setdefault("search_s", 0.0)
 
     # -- building blocks -------------------------------------------------------------------------
     def request(self, item: QAItem, index: int, query: str, turn: int) -> SearchRequest:
@@ -88,7 +98,11 @@ class _Loop:
         if not requests:
             return []
         assert self.backend is not None  # checked in run_rollouts for methods that search
-        return self.backend.search_batch(requests)
+        start = time.perf_counter()
+        try:
+            return self.backend.search_batch(requests)
+        finally:
+            self.timings["search_s"] += time.perf_counter() - start
 
     def insert(self, rollout: _Rollout, text: str) -> None:
         """Append inserted text (masked); cut it to the remaining budget and stop when it runs out."""
@@ -120,6 +134,7 @@ class _Loop:
         stop = [ANSWER_STOP] if final else [SEARCH_STOP, ANSWER_STOP]
         limit = max(min(self.config.max_new_tokens, r.budget) for r in active)
         seed = None if self.config.seed is None else self.config.seed + turn
+        start = time.perf_counter()
         generations = self.policy.generate(
             [r.context for r in active],
             max_new_tokens=limit,
@@ -128,6 +143,7 @@ class _Loop:
             top_p=self.config.top_p,
             seed=seed,
         )
+        self.timings["generate_s"] += time.perf_counter() - start
         for rollout, generation in zip(active, generations, strict=True):
             ids, text, logprobs = generation.ids, generation.text, generation.logprobs
             if len(ids) > rollout.budget:  # a shared limit: trim rows whose own budget is smaller
@@ -206,8 +222,12 @@ def run_rollouts(
     config: RolloutConfig,
     *,
     on_turn: TurnCallback | None = None,
+    timings: dict[str, float] | None = None,
 ) -> list[Trajectory]:
     """Roll out every item with ``config.method``; trajectories come back in the order of ``items``.
+
+    ``timings``, when given, gains the seconds spent generating (``generate_s``) and searching
+    (``search_s``), where a rollout's time goes.
 
     agent: up to ``max_turns`` turns that may search, then one answer-only turn without search;
     rag: one search with the question, documents in the prompt, one answer turn; direct: one answer turn.
@@ -218,7 +238,7 @@ def run_rollouts(
         )
     if not items:
         return []
-    loop = _Loop(policy, backend, config)
+    loop = _Loop(policy, backend, config, timings)
     docs: list[str | None] = [None] * len(items)
     rag_calls: list[SearchCall] = []
     if config.method == "rag":

@@ -53,6 +53,9 @@ def serve(
     max_queue: Annotated[int | None, typer.Option(help="Waiting requests before 503s.")] = None,
     max_new_tokens: Annotated[int | None, typer.Option(help="Upper bound on new tokens per call.")] = None,
     dtype: Annotated[str | None, typer.Option(help="float32, bfloat16, float16 or auto.")] = None,
+    quantize: Annotated[
+        str | None, typer.Option(help="none or int8 (transformers engine on CPU: int8 Linear layers).")
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads (transformers engine).")] = None,
     openai_base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible server, ending in /v1 (engine=openai).")
@@ -64,6 +67,7 @@ def serve(
     settings = get_simulator_settings(
         host=host, port=port, engine=engine, model=model, prompt_style=prompt_style,
         max_batch_size=max_batch_size, batch_wait_ms=batch_wait_ms, max_queue=max_queue,
-        max_new_tokens=max_new_tokens, dtype=dtype, threads=threads, openai_base_url=openai_base_url,
+        max_new_tokens=max_new_tokens, dtype=dtype, quantize=quantize, threads=threads,
+        openai_base_url=openai_base_url,
     )  # fmt: skip
     raise typer.Exit(serve_main(settings))

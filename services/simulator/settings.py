@@ -79,6 +79,11 @@ class SimulatorSettings(CommonSettings):
     dtype: Literal["float32", "bfloat16", "float16", "auto"] = Field(
         default="float32", description="Weights dtype for the transformers engine."
     )
+    quantize: Literal["none", "int8"] = Field(
+        default="none",
+        description="Transformers engine on CPU: int8 = dynamic int8 Linear layers (fbgemm), about 2x faster "
+        "decoding and 1.5x faster prefill than float32 on a laptop CPU (bench/simulator.py).",
+    )
     threads: int | None = Field(
         default=None,
         ge=1,
@@ -128,6 +133,15 @@ class SimulatorSettings(CommonSettings):
                 self.model,
                 tuned.value,
                 self.prompt_style.value,
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _int8_needs_float32(self) -> SimulatorSettings:
+        if self.quantize == "int8" and (self.engine != "transformers" or self.dtype != "float32"):
+            raise ValueError(
+                f"quantize=int8 needs engine=transformers and dtype=float32 "
+                f"(got engine={self.engine}, dtype={self.dtype})"
             )
         return self
 

@@ -51,6 +51,8 @@ class RolloutStats:
     model_tokens: int = 0
     inserted_tokens: int = 0
     seconds: float = 0.0
+    generate_seconds: float = 0.0
+    search_seconds: float = 0.0
     noisy_searches: int = 0
     extra: dict[str, float] = field(default_factory=dict)
 
@@ -77,6 +79,8 @@ class RolloutStats:
             "model_tokens": float(self.model_tokens),
             "inserted_tokens": float(self.inserted_tokens),
             "rollout_seconds": self.seconds,
+            "generate_seconds": self.generate_seconds,
+            "search_seconds": self.search_seconds,
             "rollout_tokens_per_s": self.tokens_per_s,
         }
 
@@ -181,8 +185,9 @@ class SearchRollout:
         if was_training:  # no dropout while sampling; gradient checkpointing also turns the KV cache off
             model.eval()
         start = time.perf_counter()
+        timings: dict[str, float] = {}
         try:
-            trajectories = run_rollouts(policy, self.backend, items, settings)
+            trajectories = run_rollouts(policy, self.backend, items, settings, timings=timings)
         finally:
             if was_training:
                 model.train()
@@ -192,10 +197,14 @@ class SearchRollout:
                 f"agent loop returned {len(trajectories)} trajectories for {len(items)} prompts"
             )
         stats = rollout_stats(trajectories, step=step, noise=noise, seconds=seconds)
+        stats.generate_seconds = timings["generate_s"]
+        stats.search_seconds = timings["search_s"]
         self.last_stats = stats
         log.info(
-            "step %d: noise p=%.4f, %d rollouts, %.2f searches each (%d failed), %.1f tokens/s",
+            "step %d: noise p=%.4f, %d rollouts, %.2f searches each (%d failed), %.1f tokens/s; "
+            "rollout %.1f s (generate %.1f s, search %.1f s)",
             step, noise, stats.rollouts, stats.searches_per_rollout, stats.failed_searches, stats.tokens_per_s,
+            seconds, stats.generate_seconds, stats.search_seconds,
         )  # fmt: skip
         _log_to_trainer(trainer, stats)
         if self.on_stats is not None:

@@ -185,3 +185,25 @@ def test_a_block_that_exactly_fills_the_budget_ends_the_trajectory(tokenizer) ->
         policy, CountingBackend(), _items("q?"), RolloutConfig(max_completion_tokens=budget)
     )
     assert traj.truncated and traj.turns == 1 and len(traj.completion_ids) == budget and policy.calls == [1]
+
+
+def test_timings_split_rollout_time_into_generation_and_search(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    class SlowBackend(CountingBackend):
+        async def _search_once(self, request: SearchRequest) -> SearchResult:
+            await asyncio.sleep(0.2)
+            return await super()._search_once(request)
+
+    class SlowPolicy(ScriptedPolicy):
+        def generate(self, prompts, **kwargs):  # type: ignore[no-untyped-def]
+            import time
+
+            time.sleep(0.1)
+            return super().generate(prompts, **kwargs)
+
+    policy = SlowPolicy(tokenizer, lambda turn, _: "<search> q </search>" if turn == 1 else "<answer>a</answer>")
+    timings: dict[str, float] = {}
+    run_rollouts(policy, SlowBackend(), _items("q1?", "q2?"), RolloutConfig(max_turns=1), timings=timings)
+    assert 0.2 <= timings["search_s"] < 0.39  # one turn: both searches concurrently, not one after another
+    assert timings["generate_s"] >= 0.2  # two generate calls of 0.1 s
