@@ -122,15 +122,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def show_searches(url: str, count: int) -> None:
-    """A few real searches at different noise levels, documents printed as the policy sees them."""
+def show_searches(url: str, count: int, k: int = 3) -> None:
+    """A few real searches at different noise levels (``k`` documents, the training top_k), printed as the
+    policy sees them."""
     queries = ["who wrote moby dick", "capital of australia", "when did the berlin wall fall"]
     noises = [0.0, 1.0, 0.5]
     with httpx.Client(timeout=300.0) as client:
         for i in range(count):
             query, noise = queries[i % len(queries)], noises[i % len(noises)]
             body = (
-                client.get(f"{url}/search", params={"q": query, "noise": noise, "seed": i})
+                client.get(f"{url}/search", params={"q": query, "noise": noise, "seed": i, "k": k})
                 .raise_for_status()
                 .json()
             )
