@@ -202,7 +202,9 @@ def test_timings_split_rollout_time_into_generation_and_search(tokenizer) -> Non
             time.sleep(0.1)
             return super().generate(prompts, **kwargs)
 
-    policy = SlowPolicy(tokenizer, lambda turn, _: "<search> q </search>" if turn == 1 else "<answer>a</answer>")
+    policy = SlowPolicy(
+        tokenizer, lambda turn, _: "<search> q </search>" if turn == 1 else "<answer>a</answer>"
+    )
     timings: dict[str, float] = {}
     run_rollouts(policy, SlowBackend(), _items("q1?", "q2?"), RolloutConfig(max_turns=1), timings=timings)
     assert 0.2 <= timings["search_s"] < 0.39  # one turn: both searches concurrently, not one after another
