@@ -64,7 +64,7 @@ def demo_backend(config: TrainConfig) -> SearchBackend:
     if config.cold_start.search == "simulator":
         from zerosearch.common.search.factory import make_backend
 
-        return make_backend("simulator", url=config.simulator_url)
+        return make_backend("simulator", url=config.simulator_url, **config.search_retry.model_dump())
     from zerosearch.common.search.bm25 import BM25Backend
     from zerosearch.common.settings import get_common_settings
 

@@ -93,6 +93,18 @@ class EvalAfterCheckpoint(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict, description="More evaluator EvalConfig fields.")
 
 
+class SearchRetry(BaseModel):
+    """How the trainer's simulator client rides out a slow or restarting simulator."""
+
+    model_config = _STRICT
+
+    timeout_s: float = Field(default=120.0, gt=0.0, le=3600.0, description="Seconds per attempt.")
+    retries: int = Field(default=5, ge=1, le=10, description="Attempts before a 'No information' fallback.")
+    backoff_s: float = Field(
+        default=1.0, ge=0.0, le=60.0, description="First wait between attempts; it doubles (1+2+4+8 s)."
+    )
+
+
 class TrainConfig(BaseModel):
     """One training run: policy, simulator, data, algorithm, curriculum, reward, checkpoints."""
 
@@ -125,6 +137,9 @@ class TrainConfig(BaseModel):
         default=2048, ge=8, le=131072, description="All completion tokens, inserted documents included."
     )
     reward: Literal["f1", "em"] = Field(default="f1", description="Answer reward: token F1 or strict EM.")
+    search_retry: SearchRetry = Field(
+        default_factory=SearchRetry, description="Simulator client retries (a restart takes ~10 s on CPU)."
+    )
     cold_start: ColdStartConfig = Field(default_factory=ColdStartConfig, description="Cold-start SFT.")
     output_dir: Path = Field(description="Run folder: checkpoints, metrics.jsonl, plots, final model.")
     checkpoint_interval: int = Field(default=50, ge=1, description="Save a checkpoint every N steps.")

@@ -74,7 +74,7 @@ def connect_simulator(config: TrainConfig) -> SearchBackend:
     """The simulator backend, checked reachable now: fail fast, with the URL, before any model loads."""
     from zerosearch.common.search.factory import make_backend
 
-    backend = make_backend("simulator", url=config.simulator_url)
+    backend = make_backend("simulator", url=config.simulator_url, **config.search_retry.model_dump())
     try:
         run_sync(backend.check())
     except SearchBackendError as exc:

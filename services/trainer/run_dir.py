@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 _LOCK_NAME = ".lock"
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 # Fields that may change between a run and its resumption without changing what is trained.
-_RESUMABLE_CHANGES = frozenset({"resume", "eval", "simulator_url", "checkpoint_interval"})
+_RESUMABLE_CHANGES = frozenset({"resume", "eval", "simulator_url", "search_retry", "checkpoint_interval"})
 
 
 def checkpoint_step(path: Path) -> int | None:

@@ -5,12 +5,13 @@ model, so it searches; the real HTTP client, retries, agent loop and trainer). T
 gets is wrapped at its one seam, ``search_many``, so the outage lands at precise moments:
 
 1. Step 1, before its search turn: the simulator is SIGKILLed (its whole process group, as a crash).
-   The search goes through the trainer's own client (``connect_simulator``: the default retry budget,
-   0.5 s + 1 s of back-off), far shorter than a restart (seconds just to load the model): every search of
-   the step falls back to "No information available." and is counted in ``failed_searches``.
-2. Step 2, before its search turn: a new simulator starts on the same port, and the search goes through a
-   client with a longer budget (6 attempts, 1+2+4+8+16 s of back-off): the first attempts are refused,
-   a later one is answered by the restarted process; nothing falls back.
+   The search goes through an impatient client (3 attempts, 0.5 s + 1 s of back-off), far shorter than a
+   restart (seconds just to load the model): every search of the step falls back to "No information
+   available." and is counted in ``failed_searches``.
+2. Step 2, before its search turn: a new simulator starts on the same port, and the search goes through
+   the trainer's own client (``connect_simulator``: the config's ``search_retry``, 5 attempts with
+   1+2+4+8 s of back-off): the first attempts are refused, a later one is answered by the restarted
+   process; nothing falls back.
 3. Step 3: searches succeed at the first attempt.
 
 Checked: the run finishes every step (metrics 1-3, the last checkpoint and the final model), the failures are counted where they
@@ -30,7 +31,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from zerosearch.common.defaults import NO_INFORMATION, SEARCH_BACKOFF_S, SEARCH_RETRIES
+from zerosearch.common.defaults import NO_INFORMATION
 from zerosearch.common.processes import Child, Supervisor, zerosearch_command
 from zerosearch.common.search.base import SearchBackend, SearchRequest, SearchResult
 from zerosearch.common.search.factory import make_backend
@@ -42,8 +43,8 @@ from .test_worker_e2e import _free_port
 pytestmark = pytest.mark.slow
 
 STEPS = 3
-PATIENT = {"retries": 6, "backoff_s": 1.0}
-"""Retries that outlast a restart of the bundled model (back-off 1+2+4+8+16 s before the last attempt)."""
+IMPATIENT = {"retries": 3, "backoff_s": 0.5}
+"""Retries far shorter than a restart of the bundled model (0.5 + 1 s of back-off)."""
 
 
 class SimulatorProcess:
@@ -95,15 +96,15 @@ class Call:
 class OutageScript(SearchBackend):
     """The trainer's search backend, with the simulator crashed at turn 1 and restarted at turn 2.
 
-    ``default`` is the trainer's own client (default retries); ``patient`` the same client with a budget
-    longer than a restart. Every turn is recorded in ``calls``.
+    ``impatient`` gives up long before a restart ends; ``patient`` is the trainer's own client (the
+    config's ``search_retry``), whose budget outlasts a restart. Every turn is recorded in ``calls``.
     """
 
     name = "outage-script"
 
-    def __init__(self, simulator: SimulatorProcess, default: SearchBackend, patient: SearchBackend) -> None:
+    def __init__(self, simulator: SimulatorProcess, impatient: SearchBackend, patient: SearchBackend) -> None:
         super().__init__(retries=1)
-        self.simulator, self.default, self.patient = simulator, default, patient
+        self.simulator, self.impatient, self.patient = simulator, impatient, patient
         self.calls: list[Call] = []
 
     async def _search_once(self, request: SearchRequest) -> SearchResult:
@@ -115,7 +116,7 @@ class OutageScript(SearchBackend):
             self.simulator.crash()
         elif turn == 2:
             self.simulator.start()  # comes up while the patient client is retrying
-        backend = self.default if turn == 1 else self.patient
+        backend = self.impatient if turn == 1 else self.patient
         start = time.monotonic()
         results = await backend.search_many(requests)
         self.calls.append(Call(requests, results, time.monotonic() - start))
@@ -170,8 +171,8 @@ def restarted_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path):  # 
         config = _config(simulator.url, work / "run", data_dir)
         script = OutageScript(
             simulator,
-            default=connect_simulator(config),
-            patient=make_backend("simulator", url=simulator.url, **PATIENT),
+            impatient=make_backend("simulator", url=simulator.url, **IMPATIENT),
+            patient=connect_simulator(config),
         )
         summary = train(config, backend=script)
         assert simulator.child is not None and simulator.child.alive, simulator.child.tail(40)
@@ -214,10 +215,10 @@ def test_outage_longer_than_the_retries_falls_back_and_is_counted(restarted_run)
     first = restarted_run.calls[0]
     assert first.results and all(r.failed for r in first.results)
     assert all(r.formatted == NO_INFORMATION for r in first.results)  # what the policy was shown
-    assert all(r.attempts == SEARCH_RETRIES for r in first.results)
+    assert all(r.attempts == IMPATIENT["retries"] for r in first.results)
     assert all("ConnectError" in (r.error or "") for r in first.results)
-    # Bounded: the default back-off, not the time the simulator was down.
-    budget = SEARCH_BACKOFF_S * (2 ** (SEARCH_RETRIES - 1) - 1)
+    # Bounded: the client's back-off, not the time the simulator was down.
+    budget = IMPATIENT["backoff_s"] * (2 ** (IMPATIENT["retries"] - 1) - 1)
     assert budget <= first.seconds < budget + 5
     step1 = restarted_run.metrics[0]
     rollouts = restarted_run.config.rollouts_per_step
