@@ -4,7 +4,9 @@
 
 C concurrent clients each send N distinct GET /search calls (no cache) to a real app on the bundled model,
 once with --max-batch-size B and once with batch size 1, in one run; then cache-hit latency against a real
-Redis; then (with --bf16) the batched run in bfloat16. Prints docs/s, p50/p95, tokens/s and the ratio.
+Redis; then (with --bf16) the batched run in bfloat16; then (with --int8) the batched run with int8 Linear
+layers, and how often useful-mode documents contain the gold answer, float32 vs int8, on the same seeded
+NQ questions. Prints docs/s, p50/p95, tokens/s and the ratios.
 """
 
 from __future__ import annotations
@@ -17,18 +19,16 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.simulator.conftest.serve_app
 
-from tests.simulator.conftest import serve_app
 from zerosearch.common.connection import EmbeddedRedis
 from zerosearch.common.models import load_causal_lm
 from zerosearch.simulator.app import create_app
 from zerosearch.simulator.engines.transformers import TransformersEngine
+from zerosearch.simulator.local import serve_in_background as serve_app
 from zerosearch.simulator.settings import SimulatorSettings
 
 
@@ -89,6 +89,31 @@ def cache_hits(model, tok, args: argparse.Namespace) -> float:  # type: ignore[n
     return statistics.median(lat)
 
 
+def answer_rate(model, tok, args: argparse.Namespace, **overrides) -> float:  # type: ignore[no-untyped-def]
+    """Share of useful-mode calls (k=3, seeded) whose documents contain the first gold answer (NQ)."""
+    import json
+
+    from zerosearch.common.settings import get_common_settings
+
+    path = get_common_settings().data_dir / "qa" / "nq.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()[: args.quality_questions]]
+    settings = SimulatorSettings(tokens_per_document=32, **overrides)
+    engine = TransformersEngine(settings, model=model, tokenizer=tok)
+    body = {"requests": [
+        {"q": r["question"], "k": 3, "mode": "useful", "question": r["question"],
+         "answer": r["golden_answers"][0], "seed": i}
+        for i, r in enumerate(rows)
+    ]}  # fmt: skip
+    with serve_app(create_app(settings, engine=engine)) as url:
+        results = httpx.post(f"{url}/search", json=body, timeout=3600).raise_for_status().json()["results"]
+    hits = sum(
+        r["golden_answers"][0].lower()
+        in " ".join(d["title"] + " " + d["text"] for d in res["documents"]).lower()
+        for r, res in zip(rows, results, strict=True)
+    )
+    return hits / len(rows)
+
+
 def main() -> int:
     """Run every case and print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -99,6 +124,8 @@ def main() -> int:
     parser.add_argument("--max-batch-size", type=int, default=16)
     parser.add_argument("--cache-calls", type=int, default=200)
     parser.add_argument("--bf16", action="store_true", help="Also run the batched case in bfloat16.")
+    parser.add_argument("--int8", action="store_true", help="Also run the batched case with int8 layers.")
+    parser.add_argument("--quality-questions", type=int, default=48, help="NQ questions of the int8 probe.")
     args = parser.parse_args()
     print("load before:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     model, tok = load_causal_lm("smollm2-135m")
@@ -113,6 +140,13 @@ def main() -> int:
         bf_model, bf_tok = load_causal_lm("smollm2-135m", dtype="bfloat16")
         bf = run_case(bf_model, bf_tok, "batched bf16", args, max_batch_size=args.max_batch_size)
         print(f"bf16 / fp32 batched tok/s: {bf['tok/s'] / max(batched['tok/s'], 1e-9):.2f}x")
+    if args.int8:
+        q8 = run_case(model, tok, "batched int8", args, max_batch_size=args.max_batch_size, quantize="int8")
+        print(f"int8 / fp32 batched: docs/s {q8['docs/s'] / max(batched['docs/s'], 1e-9):.2f}x, "
+              f"tok/s {q8['tok/s'] / max(batched['tok/s'], 1e-9):.2f}x")  # fmt: skip
+        fp, q = answer_rate(model, tok, args), answer_rate(model, tok, args, quantize="int8")
+        print(f"useful documents containing the gold answer ({args.quality_questions} NQ questions, k=3): "
+              f"float32 {fp:.1%}, int8 {q:.1%}")  # fmt: skip
     print("load after:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     return 0
 

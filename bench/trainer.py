@@ -1,12 +1,15 @@
-"""Trainer benchmark: seconds per GRPO step, rollout tokens/s, and a search batch concurrent vs one by one.
-
-Everything is measured in one run on this machine, against a live simulator process (bundled model):
+"""Trainer benchmark: seconds per GRPO step (and where they go), search batch concurrent vs one by one,
+and the machine's floor for such a step. Everything is measured in one run, against a live simulator
+process on the bundled model:
 
 1. The same 4 search requests sent to the simulator one by one, then as one concurrent batch
    (``search_many``: what the agent loop does each turn); the ratio is the speed-up.
-2. A short GRPO run (cold start first, so that the policy searches): 8 rollouts a step
-   (2 questions × group of 4); seconds per step (excluding the first, which warms up) and model tokens
-   per second of rollout time, read back from metrics.jsonl.
+2. A short GRPO run in the shape of ``configs/cpu-tiny.yaml`` (the demo's training): 8 rollouts a step
+   (2 questions × group of 4), top_k 3, ≤ 48 new tokens a turn, the simulator writing ≤ 96 tokens a
+   search. A small cold start first, so that the policy searches. Per step: seconds, split into policy
+   generation, simulator search and the optimizer part (forward + backward), and model tokens/s.
+3. The floor: one decoding step of the bundled model at batch 8, prefill tokens/s, and forward+backward
+   over 8 sequences, timed in-process; with the step's shape they bound how fast a step can be here.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/trainer.py [--steps 4] [--keep DIR]
 """
@@ -23,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 from zerosearch.common.processes import Supervisor, zerosearch_command
 from zerosearch.common.search.base import SearchRequest, run_sync
 from zerosearch.common.search.factory import make_backend
@@ -30,6 +35,8 @@ from zerosearch.trainer.config import parse_train_config
 from zerosearch.trainer.grpo import train
 
 log = logging.getLogger("bench.trainer")
+ROOT = Path(__file__).resolve().parents[1]
+SIMULATOR_TOKENS = 96  # what the demo's simulator writes a search (3 short documents)
 
 
 def _free_port() -> int:
@@ -44,7 +51,7 @@ def search_ratio(url: str, n: int = 4) -> tuple[float, float]:
     backend = make_backend("simulator", url=url, timeout_s=600, retries=1)
 
     def requests(tag: str) -> list[SearchRequest]:
-        return [SearchRequest(query=f"{tag} history of city {i}", k=1, noise=0.5, seed=i) for i in range(n)]
+        return [SearchRequest(query=f"{tag} history of city {i}", k=3, noise=0.5, seed=i) for i in range(n)]
 
     run_sync(backend.search_many(requests("warm")))  # load the engine's kernels once
     start = time.perf_counter()
@@ -58,72 +65,108 @@ def search_ratio(url: str, n: int = 4) -> tuple[float, float]:
 
 
 def grpo_steps(url: str, out: Path, steps: int) -> list[dict]:
-    """A short GRPO run of 8 rollouts a step; returns its metrics lines."""
-    config = parse_train_config(
-        {
-            "model": "smollm2-135m",
-            "simulator_url": url,
-            "datasets": ["nq"],
-            "train_limit": 32,
-            "num_generations": 4,
-            "prompts_per_step": 2,  # 8 rollouts a step (the issue's target unit)
-            "steps": steps,
-            "learning_rate": 1e-5,
-            "beta": 0.0,
-            "max_turns": 1,
-            "top_k": 1,
-            "max_new_tokens": 40,
-            "max_completion_length": 192,
-            "checkpoint_interval": steps,
-            "cold_start": {
-                "enabled": True,
-                "examples": 4,
-                "epochs": 2,
-                "batch_size": 8,
-                "learning_rate": 2e-4,
-            },
-            "eval": {"enabled": False},
-            "output_dir": str(out),
-        }
+    """A short GRPO run shaped like configs/cpu-tiny.yaml; returns its metrics lines."""
+    payload = yaml.safe_load((ROOT / "configs" / "cpu-tiny.yaml").read_text())
+    payload.update(
+        simulator_url=url,
+        steps=steps,
+        checkpoint_interval=steps,
+        output_dir=str(out),
+        eval={"enabled": False},
+        # A small cold start (the demo's 40 demonstrations take minutes): enough for the format.
+        cold_start={**payload["cold_start"], "examples": 8, "epochs": 2, "learning_rate": 2e-4},
     )
-    train(config)
+    train(parse_train_config(payload))
     from zerosearch.trainer.run_dir import RunDir
 
     return RunDir(out).read_metrics()
 
 
+def floor(rows: int = 8, length: int = 200) -> dict[str, float]:
+    """This machine's costs for the bundled model: a decoding step, prefill, forward + backward."""
+    import torch
+
+    from zerosearch.common.models import load_causal_lm
+
+    model, _ = load_causal_lm("smollm2-135m")
+    ids = torch.randint(100, 40_000, (rows, length))
+
+    def generate(new: int) -> float:
+        model.eval()
+        with torch.inference_mode():
+            start = time.perf_counter()
+            model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=new,
+                           min_new_tokens=new, do_sample=False, pad_token_id=0)  # fmt: skip
+            return time.perf_counter() - start
+
+    generate(2)  # warm-up
+    prefill, longer = generate(1), generate(33)
+    model.train()
+    start = time.perf_counter()
+    model(input_ids=ids, labels=ids).loss.backward()
+    backward = time.perf_counter() - start
+    return {
+        "decode_ms": (longer - prefill) / 32 * 1000,
+        "prefill_tok_s": rows * length / prefill,
+        "fwd_bwd_s": backward,
+        "rows": rows,
+        "length": length,
+    }
+
+
 def main() -> None:
-    """Run both measurements and print the figures for docs/benchmarks.md."""
+    """Run the three measurements and print the figures for docs/benchmarks.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=4, help="GRPO steps (the first is a warm-up).")
     parser.add_argument("--keep", type=Path, default=None, help="Keep the run folder here.")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    log.setLevel(logging.INFO)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    log.info("load: %s", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     work = Path(tempfile.mkdtemp(prefix="bench-trainer-"))
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     with Supervisor(log_dir=work / "logs") as sup:
         command = zerosearch_command(
-            "simulator", "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--engine", "transformers", "--model", "smollm2-135m", "--max-new-tokens", "48",
+            "simulator", "serve", "--host", "127.0.0.1", "--port", str(port), "--engine", "transformers",
+            "--model", "smollm2-135m", "--max-new-tokens", str(SIMULATOR_TOKENS),
         )  # fmt: skip
         sup.wait_http(sup.start("simulator", command), f"{url}/readyz", timeout_s=300)
         serial, concurrent = search_ratio(url)
-        print(f"search batch of 4: one by one {serial:.2f} s, concurrent {concurrent:.2f} s, "
-              f"ratio {serial / concurrent:.2f}x")  # fmt: skip
+        log.info("search batch of 4 (k=3): one by one %.2f s, concurrent %.2f s, ratio %.2fx",
+                 serial, concurrent, serial / concurrent)  # fmt: skip
         metrics = grpo_steps(url, args.keep or work / "run", args.steps)
+    costs = floor()
     timed = metrics[1:] or metrics  # the first step pays for warm-up
-    step_s = statistics.median(m["step_seconds"] for m in timed)
-    tokens_s = statistics.median(m["rollout_tokens_per_s"] for m in timed)
-    searches = statistics.mean(m["searches_per_rollout"] for m in metrics)
-    print(f"GRPO step, 8 rollouts: median {step_s:.1f} s/step over steps 2..{len(metrics)}; "
-          f"rollout {tokens_s:.1f} model tokens/s; {searches:.2f} searches per rollout")  # fmt: skip
+
+    def median(key: str) -> float:
+        return statistics.median(m[key] for m in timed)
+
+    step_s, generate_s, search_s = (
+        median("step_seconds"),
+        median("generate_seconds"),
+        median("search_seconds"),
+    )
+    optimize_s = statistics.median(m["step_seconds"] - m["rollout_seconds"] for m in timed)
+    log.info("GRPO step, 8 rollouts: median %.1f s over steps 2..%d = generation %.1f s + search %.1f s "
+             "+ other rollout %.1f s + forward/backward/optimizer %.1f s; rollout %.1f model tokens/s",
+             step_s, len(metrics), generate_s, search_s, median("rollout_seconds") - generate_s - search_s,
+             optimize_s, median("rollout_tokens_per_s"))  # fmt: skip
     for m in metrics:
-        print(f"  step {m['step']}: {m['step_seconds']:.1f} s, rollout {m['rollout_seconds']:.1f} s, "
-              f"{m['rollout_tokens_per_s']:.1f} tok/s, reward {m['reward']:.3f}, p {m['noise_p']:.4f}")  # fmt: skip
-    print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+        log.info("  step %d: %.1f s (generate %.1f, search %.1f, optimize %.1f), %.2f searches/rollout, "
+                 "%d model + %d inserted tokens, reward %.3f, p %.4f",
+                 m["step"], m["step_seconds"], m["generate_seconds"], m["search_seconds"],
+                 m["step_seconds"] - m["rollout_seconds"], m["searches_per_rollout"], m["model_tokens"],
+                 m["inserted_tokens"], m["reward"], m["noise_p"])  # fmt: skip
+    log.info("floor (bundled model, fp32, this machine): one decoding step at batch %d %.0f ms; prefill "
+             "%.0f tokens/s; forward+backward over %d×%d tokens %.1f s",
+             costs["rows"], costs["decode_ms"], costs["prefill_tok_s"], costs["rows"], costs["length"],
+             costs["fwd_bwd_s"])  # fmt: skip
+    decode_steps = 48 + SIMULATOR_TOKENS + 48  # search turn, the simulator's documents, answer turn
+    log.info("  a step decodes up to %d tokens in sequence: ≥ %.1f s of decoding at batch 8, before any "
+             "prefill or training", decode_steps, decode_steps * costs["decode_ms"] / 1000)  # fmt: skip
+    log.info("load: %s", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
 
 
 if __name__ == "__main__":

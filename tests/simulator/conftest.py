@@ -7,9 +7,6 @@ so tests can vary queue limits, API keys and Redis without reloading. Generation
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,34 +14,13 @@ from typing import Any
 import httpx
 import pytest
 
+from zerosearch.simulator.local import free_port, serve_in_background
 from zerosearch.simulator.settings import SimulatorSettings
 
-
-def free_port() -> int:
-    """A free loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["free_port", "serve_app"]
 
 
-@contextmanager
-def serve_app(app: Any, startup_timeout_s: float = 120.0) -> Iterator[str]:
-    """Serve ``app`` with uvicorn in a thread; yield its base URL; stop it on exit."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + startup_timeout_s
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the app did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
+serve_app = serve_in_background  # the tests' name for it
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,47 @@
+"""Serve a simulator app on a free local port from a background thread (benches, tests, notebooks).
+
+    with serve_in_background(create_app(settings)) as url:
+        httpx.get(f"{url}/search", params={"q": "who wrote moby dick"})
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from zerosearch.common.errors import EngineError
+
+__all__ = ["free_port", "serve_in_background"]
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (loopback)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve_in_background(app: Any, startup_timeout_s: float = 120.0) -> Iterator[str]:
+    """Run ``app`` with uvicorn in a daemon thread; yield its base URL; stop it on exit."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout_s
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        server.should_exit = True
+        raise EngineError(f"the app did not start on 127.0.0.1:{port} within {startup_timeout_s:.0f} s")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
