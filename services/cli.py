@@ -51,8 +51,8 @@ def _root(
 
 @app.command()
 def demo(
-    nq: int = typer.Option(50, min=1, help="Held-out NQ questions evaluated before and after training."),
-    hotpotqa: int = typer.Option(25, min=0, help="Held-out HotpotQA questions evaluated before and after."),
+    nq: int = typer.Option(30, min=1, help="Held-out NQ questions evaluated before and after training."),
+    hotpotqa: int = typer.Option(15, min=0, help="Held-out HotpotQA questions evaluated before and after."),
     train_questions: int = typer.Option(256, min=2, help="Training questions (disjoint from the held-out)."),
     steps: int = typer.Option(None, min=1, help="GRPO steps (default: the config's)."),
     config: Path = typer.Option(None, help="Training config (default: configs/cpu-tiny.yaml)."),

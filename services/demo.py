@@ -51,7 +51,7 @@ _FINAL = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.ST
 class DemoOptions:
     """What the demo runs; the defaults fit in about 15 minutes on 2 CPU cores."""
 
-    heldout: dict[str, int] = field(default_factory=lambda: {"nq": 50, "hotpotqa": 25})
+    heldout: dict[str, int] = field(default_factory=lambda: {"nq": 30, "hotpotqa": 15})
     train_questions: int = 256
     config: Path = _ROOT / "configs" / "cpu-tiny.yaml"
     steps: int | None = None
