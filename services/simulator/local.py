@@ -1,7 +1,7 @@
 """Serve a simulator app on a free local port from a background thread (benches, tests, notebooks).
 
-    with serve_in_background(create_app(settings)) as url:
-        httpx.get(f"{url}/search", params={"q": "who wrote moby dick"})
+with serve_in_background(create_app(settings)) as url:
+    httpx.get(f"{url}/search", params={"q": "who wrote moby dick"})
 """
 
 from __future__ import annotations

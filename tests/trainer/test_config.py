@@ -32,7 +32,10 @@ BASE = {
         ({"model": None}, "model: Input should be a valid string"),
         ({"simulator_url": "localhost:8000"}, "simulator_url: simulator_url must start with http://"),
         ({"learnin_rate": 1e-6}, "learnin_rate: unknown field"),
-        ({"search_retry": {"retries": 0}}, "search_retry.retries: Input should be greater than or equal to 1"),
+        (
+            {"search_retry": {"retries": 0}},
+            "search_retry.retries: Input should be greater than or equal to 1",
+        ),
         (
             {"prompts_per_step": 3, "num_generations": 2, "micro_batch_size": 4},
             "micro_batch_size (4) must divide",
