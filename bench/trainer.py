@@ -149,8 +149,9 @@ def main() -> None:
         median("search_seconds"),
     )
     optimize_s = statistics.median(m["step_seconds"] - m["rollout_seconds"] for m in timed)
-    log.info("GRPO step, 8 rollouts: median %.1f s over steps 2..%d = generation %.1f s + search %.1f s "
-             "+ other rollout %.1f s + forward/backward/optimizer %.1f s; rollout %.1f model tokens/s",
+    log.info("GRPO step, 8 rollouts: median %.1f s over steps 2..%d; medians of its parts: generation "
+             "%.1f s, search %.1f s, other rollout %.1f s, forward/backward/optimizer %.1f s; "
+             "rollout %.1f model tokens/s",
              step_s, len(metrics), generate_s, search_s, median("rollout_seconds") - generate_s - search_s,
              optimize_s, median("rollout_tokens_per_s"))  # fmt: skip
     for m in metrics:
