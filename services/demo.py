@@ -49,7 +49,7 @@ _FINAL = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.ST
 
 @dataclass
 class DemoOptions:
-    """What the demo runs; the defaults fit in about 15 minutes on 2 CPU cores."""
+    """What the demo runs; the defaults took 12.4 minutes on 2 CPU cores (docs/benchmarks.md)."""
 
     heldout: dict[str, int] = field(default_factory=lambda: {"nq": 30, "hotpotqa": 15})
     train_questions: int = 256
