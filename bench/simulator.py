@@ -90,10 +90,12 @@ def cache_hits(model, tok, args: argparse.Namespace) -> float:  # type: ignore[n
 
 
 def answer_rate(model, tok, args: argparse.Namespace, **overrides) -> float:  # type: ignore[no-untyped-def]
-    """Share of useful-mode calls (k=3, seeded) whose documents contain the first gold answer (NQ)."""
+    """Share of useful-mode calls (k=3, seeded) whose documents contain a gold answer (NQ; the simulation
+    tuning's whole-word match)."""
     import json
 
     from zerosearch.common.settings import get_common_settings
+    from zerosearch.trainer.sft_label import contains_answer
 
     path = get_common_settings().data_dir / "qa" / "nq.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines()[: args.quality_questions]]
@@ -107,8 +109,7 @@ def answer_rate(model, tok, args: argparse.Namespace, **overrides) -> float:  # 
     with serve_app(create_app(settings, engine=engine)) as url:
         results = httpx.post(f"{url}/search", json=body, timeout=3600).raise_for_status().json()["results"]
     hits = sum(
-        r["golden_answers"][0].lower()
-        in " ".join(d["title"] + " " + d["text"] for d in res["documents"]).lower()
+        contains_answer(" ".join(f"{d['title']} {d['text']}" for d in res["documents"]), r["golden_answers"])
         for r, res in zip(rows, results, strict=True)
     )
     return hits / len(rows)

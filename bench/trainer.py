@@ -19,15 +19,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import socket
 import statistics
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
+from zerosearch.common.config_file import read_config_file
+from zerosearch.common.connection import free_port
 from zerosearch.common.processes import Supervisor, zerosearch_command
 from zerosearch.common.search.base import SearchRequest, run_sync
 from zerosearch.common.search.factory import make_backend
@@ -37,12 +36,6 @@ from zerosearch.trainer.grpo import train
 log = logging.getLogger("bench.trainer")
 ROOT = Path(__file__).resolve().parents[1]
 SIMULATOR_TOKENS = 96  # what the demo's simulator writes a search (3 short documents)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def search_ratio(url: str, n: int = 4) -> tuple[float, float]:
@@ -66,7 +59,7 @@ def search_ratio(url: str, n: int = 4) -> tuple[float, float]:
 
 def grpo_steps(url: str, out: Path, steps: int) -> list[dict]:
     """A short GRPO run shaped like configs/cpu-tiny.yaml; returns its metrics lines."""
-    payload = yaml.safe_load((ROOT / "configs" / "cpu-tiny.yaml").read_text())
+    payload = read_config_file(ROOT / "configs" / "cpu-tiny.yaml")
     payload.update(
         simulator_url=url,
         steps=steps,
@@ -125,7 +118,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     log.info("load: %s", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     work = Path(tempfile.mkdtemp(prefix="bench-trainer-"))
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     with Supervisor(log_dir=work / "logs") as sup:
         command = zerosearch_command(

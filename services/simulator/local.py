@@ -6,23 +6,16 @@ with serve_in_background(create_app(settings)) as url:
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from zerosearch.common.connection import free_port
 from zerosearch.common.errors import EngineError
 
-__all__ = ["free_port", "serve_in_background"]
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now (loopback)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["serve_in_background"]
 
 
 @contextmanager

@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from zerosearch.common.config_file import read_config_file
 from zerosearch.common.defaults import (
     CURRICULUM_BASE,
     CURRICULUM_P_END,
@@ -24,6 +24,7 @@ from zerosearch.common.defaults import (
     MAX_TURNS,
 )
 from zerosearch.common.errors import ConfigError
+from zerosearch.common.search.factory import BackendOptions
 from zerosearch.trainer.algorithms import ALGORITHMS, algorithm_settings
 from zerosearch.trainer.curriculum import Curriculum, CurriculumKind
 
@@ -93,16 +94,9 @@ class EvalAfterCheckpoint(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict, description="More evaluator EvalConfig fields.")
 
 
-class SearchRetry(BaseModel):
-    """How the trainer's simulator client rides out a slow or restarting simulator."""
-
-    model_config = _STRICT
-
-    timeout_s: float = Field(default=120.0, gt=0.0, le=3600.0, description="Seconds per attempt.")
-    retries: int = Field(default=5, ge=1, le=10, description="Attempts before a 'No information' fallback.")
-    backoff_s: float = Field(
-        default=1.0, ge=0.0, le=60.0, description="First wait between attempts; it doubles (1+2+4+8 s)."
-    )
+def _training_search_retry() -> BackendOptions:
+    # Longer than a search client's defaults: 5 attempts, waiting 1+2+4+8 s, outlast a simulator restart.
+    return BackendOptions(timeout_s=120.0, retries=5, backoff_s=1.0)
 
 
 class TrainConfig(BaseModel):
@@ -137,8 +131,9 @@ class TrainConfig(BaseModel):
         default=2048, ge=8, le=131072, description="All completion tokens, inserted documents included."
     )
     reward: Literal["f1", "em"] = Field(default="f1", description="Answer reward: token F1 or strict EM.")
-    search_retry: SearchRetry = Field(
-        default_factory=SearchRetry, description="Simulator client retries (a restart takes ~10 s on CPU)."
+    search_retry: BackendOptions = Field(
+        default_factory=_training_search_retry,
+        description="Simulator client timeout_s/retries/backoff_s (a restart takes ~10 s on CPU).",
     )
     cold_start: ColdStartConfig = Field(default_factory=ColdStartConfig, description="Cold-start SFT.")
     output_dir: Path = Field(description="Run folder: checkpoints, metrics.jsonl, plots, final model.")
@@ -217,14 +212,6 @@ def parse_train_config(data: dict[str, Any], source: str = "config") -> TrainCon
 
 def load_train_config(path: str | Path, **overrides: Any) -> TrainConfig:
     """Read a YAML run config (``overrides`` replace top-level keys) and validate it."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}", param="config")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}", param="config") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a mapping of fields, got {type(data).__name__}", param="config")
+    data = read_config_file(path)
     data.update({k: v for k, v in overrides.items() if v is not None})
-    return parse_train_config(data, source=path.name)
+    return parse_train_config(data, source=Path(path).name)

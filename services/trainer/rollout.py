@@ -85,8 +85,17 @@ class RolloutStats:
         }
 
 
-def rollout_stats(trajectories: list[Trajectory], *, step: int, noise: float, seconds: float) -> RolloutStats:
-    """Count searches, failures, answers and tokens over one batch of trajectories."""
+def rollout_stats(
+    trajectories: list[Trajectory],
+    *,
+    step: int,
+    noise: float,
+    seconds: float,
+    timings: dict[str, float] | None = None,
+) -> RolloutStats:
+    """Count searches, failures, answers and tokens over one batch of trajectories; ``timings`` is what
+    ``run_rollouts`` filled in (seconds generating and searching)."""
+    timings = timings or {}
     return RolloutStats(
         step=step,
         noise=noise,
@@ -100,6 +109,8 @@ def rollout_stats(trajectories: list[Trajectory], *, step: int, noise: float, se
         model_tokens=sum(len(t.model_ids) for t in trajectories),
         inserted_tokens=sum(len(t.inserted_ids) for t in trajectories),
         seconds=seconds,
+        generate_seconds=timings.get("generate_s", 0.0),
+        search_seconds=timings.get("search_s", 0.0),
     )
 
 
@@ -196,9 +207,7 @@ class SearchRollout:
             raise RuntimeError(
                 f"agent loop returned {len(trajectories)} trajectories for {len(items)} prompts"
             )
-        stats = rollout_stats(trajectories, step=step, noise=noise, seconds=seconds)
-        stats.generate_seconds = timings["generate_s"]
-        stats.search_seconds = timings["search_s"]
+        stats = rollout_stats(trajectories, step=step, noise=noise, seconds=seconds, timings=timings)
         self.last_stats = stats
         log.info(
             "step %d: noise p=%.4f, %d rollouts, %.2f searches each (%d failed), %.1f tokens/s; "

@@ -4,7 +4,7 @@ Every field carries its help text, so the same object comes from Python, CLI fla
 job payload. Bad values raise a :class:`~zerosearch.common.errors.ConfigError` naming the field.
 
     collect = CollectConfig(questions="nq", limit=200, output=Path("runs/sft/collected.jsonl"))
-    pipeline = parse_sft_config(yaml.safe_load(open("configs/sft-cpu-tiny.yaml")))
+    pipeline = load_sft_config("configs/sft-cpu-tiny.yaml")
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import enum
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from zerosearch.common.config_file import read_config_file
 from zerosearch.common.defaults import BUNDLED_MODEL_ALIAS, DEFAULT_TOP_K, MAX_TOP_K, MAX_TURNS
 from zerosearch.common.errors import ConfigError
 
@@ -214,13 +214,4 @@ def parse_sft_config(data: dict[str, Any], source: str = "sft config") -> SFTPip
 
 def load_sft_config(path: str | Path) -> SFTPipelineConfig:
     """Read and validate a YAML pipeline config."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}", param="config")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}", param="config") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a mapping of fields, got {type(data).__name__}", param="config")
-    return parse_sft_config(data, source=path.name)
+    return parse_sft_config(read_config_file(path), source=Path(path).name)

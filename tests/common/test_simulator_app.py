@@ -7,7 +7,6 @@ document (k=1, a small token budget) so the test stays inside a minute on 2 core
 from __future__ import annotations
 
 import importlib.util
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from zerosearch.common.agent import run_rollouts
+from zerosearch.common.connection import free_port
 from zerosearch.common.search import make_backend, run_sync
 from zerosearch.common.trajectory import RolloutConfig
 
@@ -28,12 +28,6 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def simulator_url(bundled_model_path: str) -> Iterator[str]:
     """The real simulator app on a free local port (no Redis: it then runs without a cache)."""
@@ -43,7 +37,7 @@ def simulator_url(bundled_model_path: str) -> Iterator[str]:
     from zerosearch.simulator.settings import SimulatorSettings
 
     settings = SimulatorSettings(model=bundled_model_path, tokens_per_document=16, redis_url=None)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )

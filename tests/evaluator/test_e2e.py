@@ -6,11 +6,11 @@ Settings are shrunk only to keep CI time small: 2 questions per dataset, 1 searc
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
 
+from zerosearch.common.connection import free_port
 from zerosearch.common.errors import SearchBackendError
 from zerosearch.common.metrics import qa_scores
 from zerosearch.common.template import extract_answer
@@ -73,9 +73,7 @@ def test_rag_searches_once_per_question(tmp_path, bundled_policy, bm25, data_dir
 
 
 def test_unreachable_search_backend_fails_before_any_work(tmp_path) -> None:
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nobody listens there
     config = EvalConfig(datasets=["nq"], limit=1, search="simulator", search_url=f"http://127.0.0.1:{port}",
                         out=tmp_path / "o")  # fmt: skip
     with pytest.raises(SearchBackendError, match=f"unreachable at http://127.0.0.1:{port}"):

@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from zerosearch.simulator.local import free_port, serve_in_background
+from zerosearch.common.connection import free_port
+from zerosearch.simulator.local import serve_in_background
 from zerosearch.simulator.settings import SimulatorSettings
 
 __all__ = ["free_port", "serve_app"]

@@ -31,14 +31,13 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
+from zerosearch.common.connection import free_port
 from zerosearch.common.defaults import NO_INFORMATION
 from zerosearch.common.processes import Child, Supervisor, zerosearch_command
 from zerosearch.common.search.base import SearchBackend, SearchRequest, SearchResult
 from zerosearch.common.search.factory import make_backend
 from zerosearch.trainer.config import TrainConfig, parse_train_config
 from zerosearch.trainer.grpo import connect_simulator, train
-
-from .test_worker_e2e import _free_port
 
 pytestmark = pytest.mark.slow
 
@@ -166,7 +165,7 @@ def restarted_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path):  # 
     work = tmp_path_factory.mktemp("restart")
     env = {"HF_HUB_OFFLINE": "1", "ZEROSEARCH_DATA_DIR": str(data_dir)}
     with Supervisor(log_dir=work / "logs") as sup:
-        simulator = SimulatorProcess(sup, _free_port(), env)
+        simulator = SimulatorProcess(sup, free_port(), env)
         sup.wait_http(simulator.start(), f"{simulator.url}/readyz", timeout_s=300)
         config = _config(simulator.url, work / "run", data_dir)
         script = OutageScript(

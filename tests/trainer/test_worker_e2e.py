@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from zerosearch.common.connection import free_port
 from zerosearch.common.processes import Supervisor, zerosearch_command
 from zerosearch.common.queue import get_queue
 from zerosearch.common.trajectory import RolloutConfig
@@ -31,12 +31,6 @@ from zerosearch.trainer.rollout import SearchRollout
 from .test_rollout import _token_spans
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _config(url: str, out: Path, data_dir: Path) -> dict:
@@ -103,7 +97,7 @@ def _mtimes(folder: Path) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def simulator(tmp_path_factory: pytest.TempPathFactory, redis_url: str, data_dir: Path):  # type: ignore[no-untyped-def]
     """A live `zerosearch simulator serve` (bundled model, short generations) for the module."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {"ZEROSEARCH_REDIS_URL": redis_url, "HF_HUB_OFFLINE": "1", "ZEROSEARCH_DATA_DIR": str(data_dir)}
     with Supervisor(log_dir=tmp_path_factory.mktemp("logs")) as sup:
