@@ -40,11 +40,11 @@ def main() -> None:
 
     import torch
 
+    from zerosearch.common.datasets import load_benchmark
     from zerosearch.common.policies import make_policy
     from zerosearch.common.search.factory import make_backend
     from zerosearch.common.settings import get_common_settings
     from zerosearch.evaluator.config import EvalConfig
-    from zerosearch.evaluator.datasets import load_benchmark
 
     torch.set_num_threads(args.threads)
     data_dir = get_common_settings().data_dir

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from zerosearch.common.settings import get_common_settings
-from zerosearch.trainer.sft_config import (
+from zerosearch.tuning.config import (
     BuildConfig,
     CollectConfig,
     FidelityConfig,
@@ -67,9 +67,9 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     from zerosearch.common.models import resolve_model
-    from zerosearch.trainer.sft_fidelity import FidelityReport, render_markdown
-    from zerosearch.trainer.sft_fidelity import main as fidelity
-    from zerosearch.trainer.sft_jobs import run_pipeline
+    from zerosearch.tuning.fidelity import FidelityReport, render_markdown
+    from zerosearch.tuning.fidelity import main as fidelity
+    from zerosearch.tuning.jobs import run_pipeline
 
     work = args.work or Path(tempfile.mkdtemp(prefix="sft-bench-"))
     lines = (Path(get_common_settings().data_dir) / "qa" / "nq.jsonl").read_text().splitlines()

@@ -94,8 +94,8 @@ def answer_rate(model, tok, args: argparse.Namespace, **overrides) -> float:  # 
     tuning's whole-word match)."""
     import json
 
+    from zerosearch.common.metrics import contains_answer
     from zerosearch.common.settings import get_common_settings
-    from zerosearch.trainer.sft_label import contains_answer
 
     path = get_common_settings().data_dir / "qa" / "nq.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines()[: args.quality_questions]]

@@ -20,7 +20,7 @@ from zerosearch.common.settings import get_common_settings
 from zerosearch.evaluator.cli import eval_app, evaluator_app
 from zerosearch.simulator.cli import app as simulator_app
 from zerosearch.trainer.cli import train_app, trainer_app
-from zerosearch.trainer.sft_cli import sft_app
+from zerosearch.tuning.cli import sft_app
 
 __all__ = ["app", "main"]
 

@@ -24,7 +24,15 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import NamedTuple
 
-__all__ = ["QAScores", "cover_em", "normalize_answer", "qa_scores", "strict_em", "token_f1"]
+__all__ = [
+    "QAScores",
+    "contains_answer",
+    "cover_em",
+    "normalize_answer",
+    "qa_scores",
+    "strict_em",
+    "token_f1",
+]
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 # SQuAD removes string.punctuation; we also remove Unicode punctuation (curly quotes, dashes, «»), which
@@ -132,3 +140,13 @@ def qa_scores(prediction: str | None, golden_answers: str | Sequence[str]) -> QA
         cover_em=cover_em(prediction, golden_answers),
         f1=token_f1(prediction, golden_answers),
     )
+
+
+def contains_answer(text: str, golden_answers: list[str]) -> bool:
+    """Whether ``text`` contains a normalized gold answer as whole words ("1" is not found in "1945")."""
+    haystack = f" {normalize_answer(text)} "
+    for gold in golden_answers:
+        needle = normalize_answer(gold)
+        if needle and f" {needle} " in haystack:
+            return True
+    return False

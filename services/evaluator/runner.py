@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zerosearch.common.datasets import dataset_name, load_benchmark
 from zerosearch.common.errors import ConfigError
 from zerosearch.common.policy import Policy
 from zerosearch.common.search.base import SearchBackend, run_sync
 from zerosearch.common.settings import get_common_settings
 from zerosearch.common.trajectory import QAItem
 from zerosearch.evaluator.config import EvalConfig
-from zerosearch.evaluator.datasets import dataset_name, load_benchmark
 from zerosearch.evaluator.report import RunReport
 from zerosearch.evaluator.scoring import macro_average, prediction_record, summarize_dataset
 

@@ -19,7 +19,8 @@ from fastapi import Depends, FastAPI, Request, Response
 
 from zerosearch.simulator.cache import ResponseCache
 from zerosearch.simulator.deps import require_api_key
-from zerosearch.simulator.engines.base import Engine, create_engine
+from zerosearch.simulator.engines.base import Engine
+from zerosearch.simulator.engines.factory import create_engine
 from zerosearch.simulator.errors import register_error_handlers
 from zerosearch.simulator.metrics import SimulatorMetrics
 from zerosearch.simulator.routes import health_router, router

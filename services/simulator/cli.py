@@ -16,7 +16,7 @@ def serve_main(settings) -> int:  # type: ignore[no-untyped-def]
     import uvicorn
 
     from zerosearch.simulator.app import create_app
-    from zerosearch.simulator.engines.base import create_engine
+    from zerosearch.simulator.engines.factory import create_engine
 
     # Build the engine (and resolve the model) before uvicorn starts, so a missing vLLM or a wrong model
     # is one red line from the CLI instead of a failed application start-up.

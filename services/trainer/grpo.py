@@ -45,8 +45,8 @@ log = logging.getLogger(__name__)
 
 def load_training_items(config: TrainConfig) -> list[QAItem]:
     """The training questions: every dataset, one item per distinct question (golds merged), then limit."""
+    from zerosearch.common.datasets import load_benchmark
     from zerosearch.common.settings import get_common_settings
-    from zerosearch.evaluator.datasets import load_benchmark
 
     data_dir = config.data_dir or get_common_settings().data_dir  # ZEROSEARCH_DATA_DIR or ../shared/data
     merged: dict[str, QAItem] = {}

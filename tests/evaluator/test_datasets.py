@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from zerosearch.common.datasets import BENCHMARKS, dataset_name, load_benchmark, read_records
 from zerosearch.common.errors import DatasetError
-from zerosearch.evaluator.datasets import BENCHMARKS, dataset_name, load_benchmark, read_records
 
 
 def test_registry_holds_the_papers_seven_benchmarks(data_dir: Path) -> None:

@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 EXPECTED = {
-    "zerosearch.common.metrics": {"QAScores", "cover_em", "normalize_answer", "qa_scores", "strict_em", "token_f1"},
+    "zerosearch.common.metrics": {"QAScores", "contains_answer", "cover_em", "normalize_answer", "qa_scores", "strict_em", "token_f1"},
     "zerosearch.evaluator.config": {"DEFAULT_BATCH_SIZE", "EvalConfig", "SearchName", "build_eval_config"},
     "zerosearch.evaluator.jobs": {"EVAL_JOB", "run_eval_job", "submit_eval"},
     "zerosearch.evaluator.runner": {

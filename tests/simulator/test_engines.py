@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 
 from tests.simulator.conftest import serve_app
 from zerosearch.common.errors import ConfigError, EngineError
-from zerosearch.simulator.engines.base import GenerationRequest, create_engine
+from zerosearch.simulator.engines.base import GenerationRequest
+from zerosearch.simulator.engines.factory import create_engine
 from zerosearch.simulator.prompts import build_prompt
 from zerosearch.simulator.settings import SimulatorSettings, get_simulator_settings
 

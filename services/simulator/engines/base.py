@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from zerosearch.simulator.metrics import SimulatorMetrics
     from zerosearch.simulator.settings import SimulatorSettings
 
-__all__ = ["Engine", "Generation", "GenerationRequest", "create_engine"]
+__all__ = ["Engine", "Generation", "GenerationRequest"]
 
 
 @dataclass(frozen=True)
@@ -71,18 +71,3 @@ class Engine(ABC):
     @abstractmethod
     async def check(self) -> None:
         """Raise EngineError unless the engine is loaded and can answer (used by /readyz)."""
-
-
-def create_engine(settings: SimulatorSettings) -> Engine:
-    """The engine named by ``settings.engine`` (heavy libraries are imported only here)."""
-    if settings.engine == "transformers":
-        from zerosearch.simulator.engines.transformers import TransformersEngine
-
-        return TransformersEngine(settings)
-    if settings.engine == "vllm":
-        from zerosearch.simulator.engines.vllm import VLLMEngine
-
-        return VLLMEngine(settings)
-    from zerosearch.simulator.engines.openai import OpenAIEngine
-
-    return OpenAIEngine(settings)

@@ -29,8 +29,8 @@ from zerosearch.common.documents import Document
 from zerosearch.common.errors import DatasetError
 from zerosearch.common.metrics import normalize_answer
 from zerosearch.simulator.prompts import Mode, PromptStyle, build_completion, build_messages
-from zerosearch.trainer.sft_config import BuildConfig, Label
-from zerosearch.trainer.sft_records import LabeledDocument, LabeledSearch, read_jsonl, write_jsonl
+from zerosearch.tuning.config import BuildConfig, Label
+from zerosearch.tuning.records import LabeledDocument, LabeledSearch, read_jsonl, write_jsonl
 
 __all__ = ["PROMPT_STYLE", "BuildReport", "SFTExample", "main", "make_examples", "snippet"]
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from zerosearch.common.documents import Document
 from zerosearch.common.errors import DatasetError
-from zerosearch.trainer.sft_config import Label, LabelRule
+from zerosearch.tuning.config import Label, LabelRule
 
 __all__ = [
     "CollectedRecord",

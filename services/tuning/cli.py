@@ -13,7 +13,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 
 from zerosearch.common.errors import ConfigError
-from zerosearch.trainer.sft_config import (
+from zerosearch.tuning.config import (
     BuildConfig,
     CollectConfig,
     FidelityConfig,
@@ -67,7 +67,7 @@ def collect(
     config = _config(CollectConfig, **locals())
     from rich.progress import Progress
 
-    from zerosearch.trainer.sft_collect import main
+    from zerosearch.tuning.collect import main
 
     with Progress(transient=True) as bar:
         task = bar.add_task("collect", total=None)
@@ -89,7 +89,7 @@ def label(
 ) -> None:
     """Label every collected document useful or noisy and report the balance."""
     config = _config(LabelConfig, **locals())
-    from zerosearch.trainer.sft_label import main
+    from zerosearch.tuning.label import main
 
     report = main(config)
     typer.echo(report.summary())
@@ -108,7 +108,7 @@ def build(
     """Build balanced SFT examples in the simulator's tuned prompt format."""
     flags = {k: v for k, v in locals().items() if k != "no_balance"}
     config = _config(BuildConfig, balance=not no_balance, **flags)
-    from zerosearch.trainer.sft_build import main
+    from zerosearch.tuning.build import main
 
     _show(main(config))
 
@@ -129,7 +129,7 @@ def train(
 ) -> None:
     """Fine-tune the simulator (TRL SFTTrainer, loss on the documents only)."""
     config = _config(SFTTrainConfig, **locals())
-    from zerosearch.trainer.sft_train import main
+    from zerosearch.tuning.train import main
 
     _show(main(config))
 
@@ -146,7 +146,7 @@ def submit(
     from zerosearch.common.connection import redis_connection
     from zerosearch.common.queue import QueueName, run_worker
     from zerosearch.common.settings import get_common_settings
-    from zerosearch.trainer.sft_jobs import submit as submit_job
+    from zerosearch.tuning.jobs import submit as submit_job
 
     redis_url = get_common_settings().redis_url
     if not redis_url and not run_here:
@@ -181,7 +181,7 @@ def fidelity(
 ) -> None:
     """Measure how a simulator's useful/noisy documents compare with a real engine's."""
     config = _config(FidelityConfig, **locals())
-    from zerosearch.trainer.sft_fidelity import main, render_markdown
+    from zerosearch.tuning.fidelity import main, render_markdown
 
     report = main(config)
     typer.echo(render_markdown(report))

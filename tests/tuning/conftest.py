@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from zerosearch.trainer.sft_config import (
+from zerosearch.tuning.config import (
     BuildConfig,
     CollectConfig,
     LabelConfig,
@@ -83,7 +83,7 @@ def sft_run(
 
     from zerosearch.common.connection import connect
     from zerosearch.common.queue import QueueName, get_queue
-    from zerosearch.trainer.sft_jobs import submit
+    from zerosearch.tuning.jobs import submit
 
     work = tmp_path_factory.mktemp("sft")
     # 6 questions: enough for both labels (BM25 puts a gold answer in about 1 document of 4) and a valid

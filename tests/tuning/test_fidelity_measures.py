@@ -10,8 +10,8 @@ from zerosearch.common.documents import Document
 from zerosearch.common.errors import SearchBackendError
 from zerosearch.common.search.base import SearchResult
 from zerosearch.common.trajectory import QAItem
-from zerosearch.trainer.sft_config import FidelityConfig
-from zerosearch.trainer.sft_fidelity import FidelityReport, main, measure, render_markdown, render_plot
+from zerosearch.tuning.config import FidelityConfig
+from zerosearch.tuning.fidelity import FidelityReport, main, measure, render_markdown, render_plot
 
 
 def _result(*texts: str, failed: bool = False) -> SearchResult:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from zerosearch.trainer.sft_config import FidelityConfig
+from zerosearch.tuning.config import FidelityConfig
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 
@@ -64,7 +64,7 @@ def test_tuned_folder_answers_search(tuned_simulator: str) -> None:
 def test_fidelity_numbers_come_from_real_generations(
     tuned_simulator: str, sft_run, corpus_path, tmp_path
 ) -> None:
-    from zerosearch.trainer.sft_fidelity import main
+    from zerosearch.tuning.fidelity import main
 
     config = FidelityConfig(
         simulator=tuned_simulator,

@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
+from tests.tuning.conftest import write_questions
 
-from tests.sft.conftest import write_questions
 from zerosearch.cli import main as cli
 from zerosearch.common.errors import DatasetError
-from zerosearch.trainer.sft_config import SFTTrainConfig, parse_sft_config
+from zerosearch.tuning.config import SFTTrainConfig, parse_sft_config
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -46,7 +46,7 @@ def test_empty_collection_through_the_cli(tmp_path: Path, capsys: pytest.Capture
 
 
 def test_training_without_examples_fails_before_loading_a_model(tmp_path: Path) -> None:
-    from zerosearch.trainer.sft_train import main
+    from zerosearch.tuning.train import main
 
     with pytest.raises(DatasetError, match="run `zerosearch sft build` first"):
         main(SFTTrainConfig(data_dir=tmp_path, output_dir=tmp_path / "m", model="/nonexistent"))

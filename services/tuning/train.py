@@ -1,6 +1,6 @@
 """Stage 4: fine-tune the simulator with TRL's SFTTrainer; the loss covers the documents only.
 
-The examples are conversational prompt-completion pairs (:mod:`zerosearch.trainer.sft_build`), so
+The examples are conversational prompt-completion pairs (:mod:`zerosearch.tuning.build`), so
 SFTTrainer masks the prompt and trains on the assistant message (``completion_only_loss``). LoRA runs
 through peft and is merged into the base weights at the end, so the output is always a plain HF folder
 that ``zerosearch simulator serve --model <dir> --prompt-style tuned`` loads. The folder also holds
@@ -23,9 +23,9 @@ from pydantic import BaseModel
 from zerosearch.common.defaults import MODEL_CARD_FILE
 from zerosearch.common.errors import DatasetError
 from zerosearch.common.queue import report_progress
-from zerosearch.trainer.sft_build import PROMPT_STYLE, SFTExample
-from zerosearch.trainer.sft_config import SFTTrainConfig
-from zerosearch.trainer.sft_records import read_jsonl
+from zerosearch.tuning.build import PROMPT_STYLE, SFTExample
+from zerosearch.tuning.config import SFTTrainConfig
+from zerosearch.tuning.records import read_jsonl
 
 __all__ = ["MODEL_CARD_FILE", "TrainReport", "load_examples", "main"]
 

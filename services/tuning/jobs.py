@@ -1,6 +1,6 @@
 """Simulation tuning as one RQ job on the ``sft`` queue: collect → label → build → train.
 
-The job function takes plain data (the :class:`~zerosearch.trainer.sft_config.SFTPipelineConfig` as a
+The job function takes plain data (the :class:`~zerosearch.tuning.config.SFTPipelineConfig` as a
 dict) and reports its stage and progress in ``job.meta`` (``zerosearch jobs show <id>``). Collection
 resumes from its file, so a re-submitted job after a crash does not redo the questions already collected.
 
@@ -17,26 +17,25 @@ import redis
 from rq.job import Job
 
 from zerosearch.common.queue import QueueName, enqueue, report_progress
-from zerosearch.trainer.sft_config import SFTPipelineConfig, parse_sft_config
+from zerosearch.tuning import build, collect, label, train
+from zerosearch.tuning.config import SFTPipelineConfig, parse_sft_config
 
 __all__ = ["JOB_FUNCTION", "run_pipeline", "run_sft_job", "submit"]
 
 log = logging.getLogger(__name__)
 
-JOB_FUNCTION = "zerosearch.trainer.sft_jobs.run_sft_job"
+JOB_FUNCTION = "zerosearch.tuning.jobs.run_sft_job"
 """Dotted path RQ imports in the worker."""
 
 
 def run_pipeline(config: SFTPipelineConfig) -> dict[str, Any]:
     """Run the four stages in order; each stage's report is in the returned dict (plain JSON data)."""
-    from zerosearch.trainer import sft_build, sft_collect, sft_label, sft_train
-
     reports: dict[str, Any] = {}
     stages = (
-        ("collect", lambda: sft_collect.main(config.collect)),
-        ("label", lambda: sft_label.main(config.label)),
-        ("build", lambda: sft_build.main(config.build)),
-        ("train", lambda: sft_train.main(config.train)),
+        ("collect", lambda: collect.main(config.collect)),
+        ("label", lambda: label.main(config.label)),
+        ("build", lambda: build.main(config.build)),
+        ("train", lambda: train.main(config.train)),
     )
     for number, (name, run) in enumerate(stages, start=1):
         report_progress(state="running", stage=name, stage_number=number, stages=len(stages))

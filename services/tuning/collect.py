@@ -1,6 +1,6 @@
 """Stage 1: run a policy with the agent loop against a REAL search engine and keep every search.
 
-One JSONL line per question (:class:`~zerosearch.trainer.sft_records.CollectedRecord`): gold answers, the
+One JSONL line per question (:class:`~zerosearch.tuning.records.CollectedRecord`): gold answers, the
 trajectory's answer and its EM/cover-EM/F1, and each search call's sub-query and documents. Questions are
 rolled out in batches and every batch is appended (and fsynced) as soon as it is done, so a crash loses at
 most one batch: the next run repairs a torn last line and skips the question ids already in the file.
@@ -22,8 +22,8 @@ from zerosearch.common.queue import report_progress
 from zerosearch.common.search.base import SearchBackend
 from zerosearch.common.settings import get_common_settings
 from zerosearch.common.trajectory import QAItem, RolloutConfig, Trajectory
-from zerosearch.trainer.sft_config import CollectConfig
-from zerosearch.trainer.sft_records import (
+from zerosearch.tuning.config import CollectConfig
+from zerosearch.tuning.records import (
     CollectedRecord,
     CollectedSearch,
     append_jsonl,
@@ -52,7 +52,7 @@ class CollectReport(BaseModel):
 
 def load_questions(spec: str, limit: int | None, seed: int) -> list[QAItem]:
     """The seeded question sample of a benchmark name or QA file, one item per id."""
-    from zerosearch.evaluator.datasets import load_benchmark  # the one QA registry of the platform
+    from zerosearch.common.datasets import load_benchmark  # the one QA registry of the platform
 
     items = load_benchmark(spec, data_dir=get_common_settings().data_dir, limit=limit, seed=seed)
     unique: dict[str, QAItem] = {}

@@ -6,7 +6,7 @@ Three rules (issue 5):
 - ``trajectory``: the paper's v1 — every document of a trajectory that answered correctly is useful,
   every document of one that did not is noisy.
 - ``judge``: the paper's v2 — an LLM decides per document whether it holds enough to answer
-  (:mod:`zerosearch.trainer.sft_judge`: an OpenAI-compatible endpoint or a local model).
+  (:mod:`zerosearch.tuning.judge`: an OpenAI-compatible endpoint or a local model).
 
     report = main(LabelConfig(input=Path("collected.jsonl"), output=Path("labeled.jsonl"), rule="answer"))
     report.useful, report.noisy
@@ -20,9 +20,9 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from zerosearch.common.errors import DatasetError
-from zerosearch.common.metrics import normalize_answer
-from zerosearch.trainer.sft_config import Label, LabelConfig, LabelRule
-from zerosearch.trainer.sft_records import (
+from zerosearch.common.metrics import contains_answer
+from zerosearch.tuning.config import Label, LabelConfig, LabelRule
+from zerosearch.tuning.records import (
     CollectedRecord,
     LabeledDocument,
     LabeledSearch,
@@ -30,7 +30,7 @@ from zerosearch.trainer.sft_records import (
     write_jsonl,
 )
 
-__all__ = ["LabelReport", "contains_answer", "label_records", "main"]
+__all__ = ["LabelReport", "label_records", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +58,6 @@ class LabelReport(BaseModel):
         )
 
 
-def contains_answer(text: str, golden_answers: list[str]) -> bool:
-    """Whether ``text`` contains a normalized gold answer as whole words ("1" is not found in "1945")."""
-    haystack = f" {normalize_answer(text)} "
-    for gold in golden_answers:
-        needle = normalize_answer(gold)
-        if needle and f" {needle} " in haystack:
-            return True
-    return False
-
-
 # A decider gets the flat list of (record, query, document) and returns one label each, in order.
 Decider = Callable[[list[tuple[CollectedRecord, str, LabeledDocument]]], list[Label]]
 
@@ -91,7 +81,7 @@ def _decider(config: LabelConfig) -> Decider:
         return _answer_decider
     if config.rule == LabelRule.TRAJECTORY:
         return _trajectory_decider(config.correct_metric)
-    from zerosearch.trainer.sft_judge import make_judge  # loads a model or opens HTTP: only when used
+    from zerosearch.tuning.judge import make_judge  # loads a model or opens HTTP: only when used
 
     judge = make_judge(config)
     judge.check()  # a judge that is down fails here, before any document is sent

@@ -6,10 +6,10 @@ import json
 
 import pytest
 from safetensors.torch import load_file
+from tests.tuning.conftest import read_lines
 
-from tests.sft.conftest import read_lines
 from zerosearch.simulator.prompts import Mode, PromptStyle, build_messages
-from zerosearch.trainer.sft_config import Label
+from zerosearch.tuning.config import Label
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 

@@ -25,12 +25,12 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from zerosearch.common.metrics import contains_answer
 from zerosearch.common.queue import report_progress
 from zerosearch.common.search.base import SearchBackend, SearchRequest, SearchResult
 from zerosearch.common.trajectory import QAItem
-from zerosearch.trainer.sft_collect import load_questions, make_real_backend
-from zerosearch.trainer.sft_config import FidelityConfig
-from zerosearch.trainer.sft_label import contains_answer
+from zerosearch.tuning.collect import load_questions, make_real_backend
+from zerosearch.tuning.config import FidelityConfig
 
 __all__ = ["FidelityReport", "FidelityRow", "main", "measure", "render_markdown", "render_plot"]
 

@@ -9,9 +9,10 @@ import pytest
 from tests.common.servers import Call, serve
 from zerosearch.common.documents import Document
 from zerosearch.common.errors import DatasetError, EngineError
-from zerosearch.trainer.sft_config import Label, LabelConfig
-from zerosearch.trainer.sft_label import contains_answer, main
-from zerosearch.trainer.sft_records import (
+from zerosearch.common.metrics import contains_answer
+from zerosearch.tuning.config import Label, LabelConfig
+from zerosearch.tuning.label import main
+from zerosearch.tuning.records import (
     CollectedRecord,
     CollectedSearch,
     LabeledSearch,

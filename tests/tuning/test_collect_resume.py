@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.tuning.conftest import read_lines, write_questions
 
-from tests.sft.conftest import read_lines, write_questions
 from zerosearch.common.errors import DatasetError
-from zerosearch.trainer.sft_collect import main
-from zerosearch.trainer.sft_config import CollectConfig
-from zerosearch.trainer.sft_records import CollectedRecord, append_jsonl, read_jsonl, repair_torn_tail
+from zerosearch.tuning.collect import main
+from zerosearch.tuning.config import CollectConfig
+from zerosearch.tuning.records import CollectedRecord, append_jsonl, read_jsonl, repair_torn_tail
 
 
 def _done(rid: str) -> CollectedRecord:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.tuning.conftest import read_lines
 
-from tests.sft.conftest import read_lines
 from zerosearch.common.errors import DatasetError
 from zerosearch.simulator.parsing import parse_documents
 from zerosearch.simulator.prompts import PromptStyle, build_messages
-from zerosearch.trainer.sft_build import main, snippet
-from zerosearch.trainer.sft_config import BuildConfig, Label, LabelRule
-from zerosearch.trainer.sft_records import LabeledDocument, LabeledSearch, write_jsonl
+from zerosearch.tuning.build import main, snippet
+from zerosearch.tuning.config import BuildConfig, Label, LabelRule
+from zerosearch.tuning.records import LabeledDocument, LabeledSearch, write_jsonl
 
 
 def _search(qid: str, labels: list[str], golds: tuple[str, ...] = ("Herman Melville",)) -> LabeledSearch:

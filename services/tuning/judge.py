@@ -24,7 +24,7 @@ import httpx
 
 from zerosearch.common.errors import EngineError
 from zerosearch.common.search.base import run_sync
-from zerosearch.trainer.sft_config import LabelConfig
+from zerosearch.tuning.config import LabelConfig
 
 __all__ = ["HTTPJudge", "Judge", "JudgeItem", "LocalJudge", "judge_messages", "make_judge", "parse_verdict"]
 

@@ -1,0 +1,237 @@
+"""The benchmark registry: the paper's 7 QA datasets, from a local folder, Hugging Face, or any file.
+
+A dataset spec is either a registered name (nq, triviaqa, popqa, hotpotqa, 2wikimultihopqa, musique,
+bamboogle) or a path to a ``.jsonl``/``.json``/``.parquet`` file, which is then named by its stem. A name is
+read from ``<data_dir>/qa/<name>.jsonl`` when that file exists, else (``source="auto"`` or ``"hf"``) from the
+Hugging Face dataset ``RUC-NLPIR/FlashRAG_datasets`` at the split the paper evaluates.
+
+Every record is ``{id, question, golden_answers}``; a malformed line raises DatasetError naming the file
+and the line. ``limit`` takes a deterministic seeded sample that keeps file order, and never drops a
+remainder: Bamboogle with ``limit=None`` is scored on all 125 questions (method.md, defect 4).
+
+    items = load_benchmark("bamboogle", data_dir=Path("../shared/data"), limit=10, seed=0)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from zerosearch.common.errors import DatasetError
+from zerosearch.common.trajectory import QAItem
+
+__all__ = [
+    "BENCHMARKS",
+    "HF_REPO",
+    "Benchmark",
+    "DatasetSource",
+    "dataset_name",
+    "load_benchmark",
+    "read_records",
+    "sample",
+]
+
+log = logging.getLogger(__name__)
+
+HF_REPO = "RUC-NLPIR/FlashRAG_datasets"
+"""The Hugging Face dataset that publishes all 7 benchmarks in the ``{id, question, golden_answers}`` shape."""
+
+DatasetSource = Literal["auto", "local", "hf"]
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A registered benchmark: its name, the FlashRAG split the paper evaluates, and whether in-domain."""
+
+    name: str
+    hf_split: str
+    in_domain: bool = False
+
+
+# Splits follow Search-R1/ZeroSearch: test sets where public, else the dev sets.
+BENCHMARKS: dict[str, Benchmark] = {
+    b.name: b
+    for b in (
+        Benchmark("nq", "test", in_domain=True),
+        Benchmark("triviaqa", "test"),
+        Benchmark("popqa", "test"),
+        Benchmark("hotpotqa", "dev", in_domain=True),
+        Benchmark("2wikimultihopqa", "dev"),
+        Benchmark("musique", "dev"),
+        Benchmark("bamboogle", "test"),
+    )
+}
+"""The paper's 7 benchmarks by name (NQ and HotpotQA are in-domain)."""
+
+_FILE_SUFFIXES = (".jsonl", ".json", ".parquet")
+
+
+def dataset_name(spec: str) -> str:
+    """The name a spec reports under: a registered name as given, a file path by its stem."""
+    text = spec.strip()
+    if text.lower() in BENCHMARKS:
+        return text.lower()
+    return Path(text).stem
+
+
+def _record_to_item(record: Any, where: str, default_id: str) -> QAItem:
+    """Validate one raw record; ``where`` names file and line for the error."""
+    if not isinstance(record, dict):
+        raise DatasetError(f"{where}: expected a JSON object, got {type(record).__name__}", param="datasets")
+    answers = record.get("golden_answers", record.get("answers"))
+    if isinstance(answers, str):
+        answers = [answers]  # some files hold a single answer string
+    if isinstance(answers, list | tuple) and answers and all(isinstance(a, int | float) for a in answers):
+        answers = [str(a) for a in answers]  # numeric golds (years) read from JSON as numbers
+    if isinstance(answers, list | tuple) and not answers:
+        raise DatasetError(
+            f"{where}: field 'golden_answers' is empty: a question needs a gold answer to score",
+            param="datasets",
+        )
+    try:
+        return QAItem(
+            id=str(record.get("id", default_id)),
+            question=record.get("question"),
+            golden_answers=answers,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "record"
+        raise DatasetError(
+            f"{where}: field {field!r}: {first['msg']} (need question: non-empty string, "
+            "golden_answers: list of strings)",
+            param="datasets",
+        ) from None
+
+
+def _read_jsonl(path: Path, name: str) -> list[QAItem]:
+    items = []
+    with path.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue  # blank lines (a trailing newline) are not records
+            where = f"{path}:{lineno}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{where}: malformed JSON: {exc.msg}", param="datasets") from None
+            items.append(_record_to_item(record, where, f"{name}-{lineno}"))
+    return items
+
+
+def _read_json(path: Path, name: str) -> list[QAItem]:
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{path}:{exc.lineno}: malformed JSON: {exc.msg}", param="datasets") from None
+    if not isinstance(records, list):
+        raise DatasetError(f"{path}: expected a JSON list of records", param="datasets")
+    return [_record_to_item(r, f"{path} record {i}", f"{name}-{i}") for i, r in enumerate(records, 1)]
+
+
+def _read_parquet(path: Path, name: str) -> list[QAItem]:
+    import pyarrow.parquet as pq
+
+    try:
+        records = pq.read_table(path).to_pylist()
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise DatasetError(f"{path}: not a readable parquet file: {exc}", param="datasets") from None
+    return [_record_to_item(r, f"{path} row {i}", f"{name}-{i}") for i, r in enumerate(records, 1)]
+
+
+def read_records(path: Path, name: str | None = None) -> list[QAItem]:
+    """Read and validate every record of a ``.jsonl``, ``.json`` or ``.parquet`` file."""
+    path = Path(path)
+    name = name or path.stem
+    if not path.is_file():
+        raise DatasetError(f"dataset file not found: {path}", param="datasets")
+    readers = {".jsonl": _read_jsonl, ".json": _read_json, ".parquet": _read_parquet}
+    reader = readers.get(path.suffix.lower())
+    if reader is None:
+        raise DatasetError(
+            f"{path}: unsupported file type {path.suffix!r}; use one of {list(_FILE_SUFFIXES)}",
+            param="datasets",
+        )
+    items = reader(path, name)
+    if not items:
+        raise DatasetError(f"{path}: holds no records", param="datasets")
+    for item in items:
+        item.dataset = name
+    return items
+
+
+def _load_hf(benchmark: Benchmark) -> list[QAItem]:
+    """Download one benchmark from FlashRAG_datasets (needs internet or a warm HF cache)."""
+    try:
+        import datasets as hf_datasets
+
+        table = hf_datasets.load_dataset(HF_REPO, benchmark.name, split=benchmark.hf_split)
+    except Exception as exc:  # offline, hub errors, missing split: all mean "cannot get it from the hub"
+        raise DatasetError(
+            f"cannot load {benchmark.name!r} from Hugging Face {HF_REPO} (split {benchmark.hf_split}): "
+            f"{type(exc).__name__}: {str(exc)[:200]}. Offline? Set ZEROSEARCH_DATA_DIR to a folder with "
+            f"qa/{benchmark.name}.jsonl, or pass a file path",
+            param="datasets",
+        ) from None
+    where = f"{HF_REPO}/{benchmark.name}"
+    return [_record_to_item(r, f"{where} row {i}", f"{benchmark.name}-{i}") for i, r in enumerate(table, 1)]
+
+
+def sample(items: list[QAItem], limit: int | None, seed: int) -> list[QAItem]:
+    """A deterministic sample of ``limit`` items (same seed → same questions), kept in file order."""
+    if limit is None or limit >= len(items):
+        return list(items)
+    if limit < 1:
+        raise DatasetError(f"limit must be >= 1, got {limit}", param="limit")
+    chosen = sorted(random.Random(seed).sample(range(len(items)), limit))
+    return [items[i] for i in chosen]
+
+
+def _resolve(spec: str, data_dir: Path | None, source: DatasetSource) -> list[QAItem]:
+    text = spec.strip()
+    if not text:
+        raise DatasetError("empty dataset name", param="datasets")
+    key = text.lower()
+    if key in BENCHMARKS:
+        local = Path(data_dir) / "qa" / f"{key}.jsonl" if data_dir else None
+        if source != "hf" and local is not None and local.is_file():
+            return read_records(local, key)
+        if source == "local":
+            raise DatasetError(
+                f"dataset {key!r}: no local file {local or '<data_dir>/qa/' + key + '.jsonl'} "
+                "(set ZEROSEARCH_DATA_DIR or use source hf)",
+                param="datasets",
+            )
+        items = _load_hf(BENCHMARKS[key])
+        for item in items:
+            item.dataset = key
+        return items
+    path = Path(text).expanduser()
+    if path.suffix.lower() in _FILE_SUFFIXES or path.exists():
+        return read_records(path)
+    raise DatasetError(
+        f"unknown dataset {text!r}: use one of {', '.join(BENCHMARKS)}, or a path to a "
+        f"{'/'.join(_FILE_SUFFIXES)} file",
+        param="datasets",
+    )
+
+
+def load_benchmark(
+    spec: str,
+    *,
+    data_dir: Path | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    source: DatasetSource = "auto",
+) -> list[QAItem]:
+    """Load a benchmark by registered name or file path, then take the deterministic ``limit`` sample."""
+    items = _resolve(spec, data_dir, source)
+    chosen = sample(items, limit, seed)
+    log.info("dataset %s: %d of %d questions", dataset_name(spec), len(chosen), len(items))
+    return chosen

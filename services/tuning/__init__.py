@@ -1,0 +1,1 @@
+"""Simulation tuning: fine-tune an LLM into a search simulator (collect → label → build → train → fidelity)."""
