@@ -98,7 +98,9 @@ def split_heldout(
     for name, count in heldout.items():
         source = data_dir / "qa" / f"{name}.jsonl"
         if not source.is_file():
-            raise DatasetError(f"{source} not found: set ZEROSEARCH_DATA_DIR to the shared data folder")
+            raise DatasetError(
+                f"{source} not found: data/ is missing from the checkout; set ZEROSEARCH_DATA_DIR to a folder with qa/ and corpus/"
+            )
         rows = _read_jsonl(source)
         rng.shuffle(rows)
         if count >= len(rows):
@@ -267,7 +269,8 @@ def main(options: DemoOptions) -> int:
     settings = get_common_settings()
     if settings.data_dir is None:
         raise ConfigError(
-            "no local data: set ZEROSEARCH_DATA_DIR to the shared data folder", param="data_dir"
+            "no local data: data/ is missing from the checkout; set ZEROSEARCH_DATA_DIR to a folder with qa/ and corpus/",
+            param="data_dir",
         )
     config = read_config_file(options.config)  # a missing or malformed file fails before anything starts
     out = (options.out or Path("runs") / "demo" / time.strftime("%Y%m%d-%H%M%S")).resolve()

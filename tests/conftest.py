@@ -55,12 +55,14 @@ def redis_conn(redis_url: str):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The shared offline data (../shared/data or ZEROSEARCH_DATA_DIR); a clear failure when absent."""
+    """The offline data (the repository's data/ or ZEROSEARCH_DATA_DIR); a clear failure when absent."""
     from zerosearch.common.settings import CommonSettings
 
     folder = CommonSettings().data_dir
     if folder is None or not (Path(folder) / "qa").is_dir():
-        pytest.fail("offline data not found: set ZEROSEARCH_DATA_DIR to the shared data folder")
+        pytest.fail(
+            "offline data not found: data/qa is missing from the checkout (or set ZEROSEARCH_DATA_DIR)"
+        )
     return Path(folder)
 
 

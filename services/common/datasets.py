@@ -9,7 +9,7 @@ Every record is ``{id, question, golden_answers}``; a malformed line raises Data
 and the line. ``limit`` takes a deterministic seeded sample that keeps file order, and never drops a
 remainder: Bamboogle with ``limit=None`` is scored on all 125 questions (method.md, defect 4).
 
-    items = load_benchmark("bamboogle", data_dir=Path("../shared/data"), limit=10, seed=0)
+    items = load_benchmark("bamboogle", data_dir=Path("data"), limit=10, seed=0)
 """
 
 from __future__ import annotations

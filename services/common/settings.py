@@ -18,14 +18,14 @@ from zerosearch.common.defaults import ENV_PREFIX
 
 __all__ = ["CommonSettings", "default_data_dir", "get_common_settings"]
 
-# The repo keeps no data of its own: tests and the offline demo read ../shared/data beside the checkout.
+# The repository carries its offline data (QA subsets and a Wikipedia passage corpus) under data/.
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def default_data_dir() -> Path | None:
-    """The local QA/corpus folder: ``ZEROSEARCH_DATA_DIR``, else ``../shared/data`` next to the checkout."""
-    candidate = _SOURCE_ROOT.parent / "shared" / "data"
-    return candidate if candidate.is_dir() else None
+    """The local QA/corpus folder of a checkout (``data/``); ``ZEROSEARCH_DATA_DIR`` overrides it."""
+    candidate = _SOURCE_ROOT / "data"
+    return candidate if (candidate / "qa").is_dir() else None
 
 
 class CommonSettings(BaseSettings):

@@ -59,7 +59,7 @@ class EvalConfig(BaseModel):
     )
     data_dir: Path | None = Field(
         default=None,
-        description="Folder with qa/<name>.jsonl; default ZEROSEARCH_DATA_DIR or ../shared/data.",
+        description="Folder with qa/<name>.jsonl; default ZEROSEARCH_DATA_DIR or the repository's data/.",
     )
     source: Literal["auto", "local", "hf"] = Field(
         default="auto",

@@ -109,7 +109,10 @@ class TrainConfig(BaseModel):
     datasets: list[str] = Field(
         min_length=1, description="Training QA sets: names under <data_dir>/qa or paths."
     )
-    data_dir: Path | None = Field(default=None, description="Folder with qa/*.jsonl (default: shared data).")
+    data_dir: Path | None = Field(
+        default=None,
+        description="Folder with qa/*.jsonl (default: ZEROSEARCH_DATA_DIR or the repository's data/).",
+    )
     train_limit: int | None = Field(default=None, ge=1, description="Use only the first N questions.")
     algorithm: str = Field(default="grpo", description=f"One of {', '.join(ALGORITHMS)}.")
     num_generations: int = Field(default=5, description="Group size: rollouts per question (≥ 2).")

@@ -48,7 +48,9 @@ def load_training_items(config: TrainConfig) -> list[QAItem]:
     from zerosearch.common.datasets import load_benchmark
     from zerosearch.common.settings import get_common_settings
 
-    data_dir = config.data_dir or get_common_settings().data_dir  # ZEROSEARCH_DATA_DIR or ../shared/data
+    data_dir = (
+        config.data_dir or get_common_settings().data_dir
+    )  # ZEROSEARCH_DATA_DIR or the repository's data/
     merged: dict[str, QAItem] = {}
     for spec in config.datasets:
         for item in load_benchmark(spec, data_dir=data_dir, seed=config.seed):

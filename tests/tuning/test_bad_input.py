@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.tuning.conftest import write_questions
 
+from tests.tuning.conftest import write_questions
 from zerosearch.cli import main as cli
 from zerosearch.common.errors import DatasetError
 from zerosearch.tuning.config import SFTTrainConfig, parse_sft_config

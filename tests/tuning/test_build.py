@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.tuning.conftest import read_lines
 
+from tests.tuning.conftest import read_lines
 from zerosearch.common.errors import DatasetError
 from zerosearch.simulator.parsing import parse_documents
 from zerosearch.simulator.prompts import PromptStyle, build_messages

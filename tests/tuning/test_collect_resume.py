@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.tuning.conftest import read_lines, write_questions
 
+from tests.tuning.conftest import read_lines, write_questions
 from zerosearch.common.errors import DatasetError
 from zerosearch.tuning.collect import main
 from zerosearch.tuning.config import CollectConfig

@@ -6,8 +6,8 @@ import json
 
 import pytest
 from safetensors.torch import load_file
-from tests.tuning.conftest import read_lines
 
+from tests.tuning.conftest import read_lines
 from zerosearch.simulator.prompts import Mode, PromptStyle, build_messages
 from zerosearch.tuning.config import Label
 

@@ -5,7 +5,7 @@ The index (bm25s, Snowball-stemmed, English stopwords) is built once and cached 
 ``<cache_dir>/bm25/<corpus fingerprint>``; later runs load it in milliseconds. A turn's queries are
 tokenized and scored in one call.
 
-    backend = BM25Backend("../shared/data/corpus/wiki_mini.jsonl")
+    backend = BM25Backend("data/corpus/wiki_mini.jsonl")
     [result] = backend.search_batch([SearchRequest(query="moby dick author", k=3)])
 """
 

@@ -1,6 +1,6 @@
 """Build a search backend by name from validated options (CLI flags, job configs, YAML).
 
-    backend = make_backend("bm25", corpus="../shared/data/corpus/wiki_mini.jsonl")
+    backend = make_backend("bm25", corpus="data/corpus/wiki_mini.jsonl")
     backend = make_backend("simulator", url="http://localhost:8000", timeout_s=30)
 
 Unknown names and bad or unknown options raise ConfigError naming the option and what is allowed.
