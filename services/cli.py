@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from zerosearch.common.errors import ZeroSearchError
 from zerosearch.common.jobs_cli import app as jobs_app
-from zerosearch.common.log import setup_logging
+from zerosearch.common.log import make_console, setup_logging
 from zerosearch.common.settings import get_common_settings
+from zerosearch.common.threads import THREADS_ENV, apply_thread_policy
 from zerosearch.evaluator.cli import eval_app, evaluator_app
 from zerosearch.simulator.cli import app as simulator_app
 from zerosearch.trainer.cli import train_app, trainer_app
@@ -44,9 +44,18 @@ def _root(
     log_level: str = typer.Option(
         None, "--log-level", envvar="ZEROSEARCH_LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR."
     ),
+    threads: int = typer.Option(
+        None,
+        "--threads",
+        min=1,
+        max=1024,
+        help=f"CPU threads of this process and the ones it starts [env {THREADS_ENV}; "
+        "default: the cores it may use].",
+    ),
 ) -> None:
-    """Set up logging once for every verb."""
+    """Set the CPU thread policy (before any verb imports torch) and logging, once for every verb."""
     setup_logging((log_level or get_common_settings().log_level).upper())
+    apply_thread_policy(threads)
 
 
 @app.command()
@@ -79,13 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     Usage errors (unknown verb, bad flag) are left to Typer's own handling, which names the flag and
     exits with code 2.
     """
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     try:
         app(args=argv, standalone_mode=True)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except ZeroSearchError as exc:
-        console.print(f"[red]{type(exc).__name__}[/red]: {exc.message}", highlight=False)
+        console.print(f"[red]{type(exc).__name__}[/red]: {exc.message}", highlight=False, soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         logging.getLogger(__name__).warning("interrupted")

@@ -27,7 +27,6 @@ from typing import Any
 
 import httpx
 import redis
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rq.job import Job, JobStatus
@@ -35,13 +34,14 @@ from rq.job import Job, JobStatus
 from zerosearch.common.config_file import read_config_file
 from zerosearch.common.connection import EmbeddedRedis, connect, free_port
 from zerosearch.common.errors import ConfigError, DatasetError, ServerError
+from zerosearch.common.log import make_console
 from zerosearch.common.processes import Supervisor, zerosearch_command
 from zerosearch.common.settings import get_common_settings
 
 __all__ = ["DemoOptions", "main"]
 
 log = logging.getLogger(__name__)
-console = Console()
+console = make_console()
 
 _ROOT = Path(__file__).resolve().parents[1]
 _FINAL = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED}
@@ -307,8 +307,7 @@ def _services(options: DemoOptions, out: Path, stages: _Stages) -> Iterator[tupl
     env = {
         "REDIS_URL": redis_url,
         "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
-        # Three torch processes share the cores: idle OpenMP threads must sleep, not spin.
-        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+        # The thread policy (OMP_WAIT_POLICY, OMP_NUM_THREADS) set by the CLI is inherited with os.environ.
     }
     try:
         with Supervisor(log_dir=out / "logs") as sup:
