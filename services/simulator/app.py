@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request, Response
 
 from zerosearch.simulator.cache import ResponseCache
+from zerosearch.simulator.compat import register_compat
 from zerosearch.simulator.deps import require_api_key
 from zerosearch.simulator.engines.base import Engine
 from zerosearch.simulator.engines.factory import create_engine
@@ -88,6 +89,7 @@ def create_app(settings: SimulatorSettings | None = None, engine: Engine | None 
     app.include_router(health_router)
     guard = [Depends(require_api_key)] if settings.api_key is not None else []
     app.include_router(router, dependencies=guard)
+    register_compat(app, guard)  # other clients' shapes, MCP, /tools/openai (zerosearch.simulator.compat)
 
     _document_batch_limit(app, settings.max_request_batch)
 

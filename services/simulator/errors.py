@@ -33,6 +33,9 @@ ALLOWED = {
     "noise": "a number in [0, 1]",
     "k": f"an integer in [1, {MAX_TOP_K}]",
     "topk": f"an integer in [1, {MAX_TOP_K}]",
+    "top_k": f"an integer in [1, {MAX_TOP_K}]",
+    "top_n": f"an integer in [1, {MAX_TOP_K}]",
+    "query": f"a non-blank string (or a non-empty list of them) of at most {MAX_QUERY_CHARS} characters",
     "seed": "an integer in [0, 2^63-1]",
     "mode": "'useful' or 'noisy'",
     "requests": "a non-empty list of search objects",
@@ -62,7 +65,8 @@ def error_response(status: int, message: str, type_: str, param: str | None = No
 
 def _field(loc: tuple[Any, ...]) -> str:
     """``("query", "noise")`` → ``noise``; ``("body", "requests", 0, "k")`` → ``requests[0].k``."""
-    parts = [p for p in loc if p not in ("query", "body", "path", "header")] or ["body"]
+    # Only the first element says where the field came from: a field may itself be named "query".
+    parts = list(loc[1:] if loc and loc[0] in ("query", "body", "path", "header") else loc) or ["body"]
     out = str(parts[0])
     for part in parts[1:]:
         out += f"[{part}]" if isinstance(part, int) else f".{part}"

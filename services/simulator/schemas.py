@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from zerosearch.common.defaults import DEFAULT_TOP_K, MAX_QUERY_CHARS, MAX_TOP_K
 from zerosearch.common.documents import Document
@@ -103,15 +103,33 @@ class BatchSearchResponse(BaseModel):
 
 
 class RetrieveRequest(BaseModel):
-    """Search-R1's ``/retrieve`` body, plus optional ``noise`` and ``seed`` (ignored by Search-R1 clients)."""
+    """Search-R1's ``/retrieve`` body, plus optional ``noise`` and ``seed`` (ignored by Search-R1 clients).
 
-    queries: list[NonBlankText] = Field(min_length=1, description="Queries, each 1 to 1000 characters.")
-    topk: int | None = Field(
-        default=None, ge=1, le=MAX_TOP_K, description=f"Documents per query, 1 to {MAX_TOP_K} (default 5)."
+    Other retrieval clients' spellings are accepted too: ``query`` (one string, as SkyRL sends, or a
+    list) for ``queries``, ``top_k`` / ``top_n`` for ``topk``, ``return_score`` for ``return_scores``.
+    """
+
+    queries: list[NonBlankText] = Field(
+        min_length=1,
+        validation_alias=AliasChoices("queries", "query"),
+        description="Queries, each 1 to 1000 characters (alias `query`: one string or a list).",
     )
-    return_scores: bool = Field(default=False, description="Wrap each document with a score.")
+    topk: int | None = Field(
+        default=None, ge=1, le=MAX_TOP_K, validation_alias=AliasChoices("topk", "top_k", "top_n"),
+        description=f"Documents per query, 1 to {MAX_TOP_K} (default 5; aliases `top_k`, `top_n`).",
+    )  # fmt: skip
+    return_scores: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("return_scores", "return_score"),
+        description="Wrap each document with a score (alias `return_score`).",
+    )
     noise: float = Field(default=0.0, ge=0.0, le=1.0, description="Noise probability in [0, 1].")
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED, description="Seed of the first query.")
+
+    @field_validator("queries", mode="before")
+    @classmethod
+    def _one_query_is_a_list(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
 
     @field_validator("queries")
     @classmethod
