@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 from zerosearch.common.errors import ConfigError, SearchBackendError
+from zerosearch.common.models import load_tokenizer, resolve_model
+from zerosearch.common.policies.transformers import TransformersPolicy
 from zerosearch.common.queue import report_progress
 from zerosearch.common.search.base import SearchBackend, run_sync
+from zerosearch.common.search.factory import make_backend
 from zerosearch.common.trajectory import QAItem, RolloutConfig
+from zerosearch.evaluator.config import build_eval_config
 from zerosearch.trainer.algorithms import algorithm_settings
 from zerosearch.trainer.callbacks import (
     EvalCallback,
@@ -26,10 +29,19 @@ from zerosearch.trainer.callbacks import (
     ProgressHook,
     eval_payload,
 )
+from zerosearch.trainer.cold_start import run_cold_start
 from zerosearch.trainer.config import TrainConfig
+from zerosearch.trainer.data import check_disjoint, load_training_items
+from zerosearch.trainer.distributed import batch_split, current_ranks, is_main_process
+from zerosearch.trainer.launch import launch_ranks, needs_launch
+from zerosearch.trainer.memory import peft_config
+from zerosearch.trainer.plots import write_plots
+from zerosearch.trainer.ranked import RanksCallback, publish_model
 from zerosearch.trainer.reward import make_reward_function
 from zerosearch.trainer.rollout import SearchRollout
 from zerosearch.trainer.run_dir import RunDir, checkpoint_step
+from zerosearch.trainer.vllm_policy import VLLMTrainerPolicy
+from zerosearch.trainer.vllm_server import VLLMServerPolicy
 
 __all__ = [
     "build_grpo_args",
@@ -43,39 +55,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def load_training_items(config: TrainConfig) -> list[QAItem]:
-    """The training questions: every dataset, one item per distinct question (golds merged), then limit."""
-    from zerosearch.common.datasets import load_benchmark
-    from zerosearch.common.settings import get_common_settings
-
-    data_dir = (
-        config.data_dir or get_common_settings().data_dir
-    )  # ZEROSEARCH_DATA_DIR or the repository's data/
-    merged: dict[str, QAItem] = {}
-    for spec in config.datasets:
-        for item in load_benchmark(spec, data_dir=data_dir, seed=config.seed):
-            # TRL hands the rollout prompts only, so a question text must map to one item.
-            key = item.question.strip()
-            if key in merged:
-                golds = list(dict.fromkeys([*merged[key].golden_answers, *item.golden_answers]))
-                merged[key] = merged[key].model_copy(update={"golden_answers": golds})
-            else:
-                merged[key] = item.model_copy(update={"question": key})
-    items = [item for item in merged.values() if item.golden_answers]
-    if config.train_limit is not None:
-        items = items[: config.train_limit]
-    if len(items) < config.prompts_per_step:
-        raise ConfigError(
-            f"datasets give {len(items)} usable questions, fewer than prompts_per_step={config.prompts_per_step}",
-            param="datasets",
-        )
-    return items
-
-
 def connect_simulator(config: TrainConfig) -> SearchBackend:
     """The simulator backend, checked reachable now: fail fast, with the URL, before any model loads."""
-    from zerosearch.common.search.factory import make_backend
-
     backend = make_backend("simulator", url=config.simulator_url, **config.search_retry.model_dump())
     try:
         run_sync(backend.check())
@@ -105,17 +86,20 @@ def rollout_settings(config: TrainConfig) -> RolloutConfig:
 
 def build_grpo_args(config: TrainConfig, run_dir: RunDir) -> Any:
     """TRL's GRPOConfig for this run (the algorithm's settings on top)."""
+    # Heavy dependency (TRL): imported on use, so importing this module stays light.
     from trl import GRPOConfig
 
-    rollouts = config.rollouts_per_step
-    micro = config.micro_batch_size or rollouts
+    # Each rank generates and back-propagates its share of the step's rollouts (docs/scaling.md).
+    micro, accumulation = batch_split(
+        config.rollouts_per_step, config.micro_batch_size, current_ranks().world_size
+    )
     return GRPOConfig(
         output_dir=str(run_dir.root),
         max_steps=config.steps,
         learning_rate=config.learning_rate,
         lr_scheduler_type="constant",  # the paper's actor lr is constant
         per_device_train_batch_size=micro,
-        gradient_accumulation_steps=rollouts // micro,  # one generation of `rollouts` per optimizer step
+        gradient_accumulation_steps=accumulation,  # one generation of all rollouts per optimizer step
         num_generations=config.num_generations,
         max_completion_length=config.max_completion_length,
         temperature=config.temperature,
@@ -132,7 +116,8 @@ def build_grpo_args(config: TrainConfig, run_dir: RunDir) -> Any:
         bf16=config.bf16,
         gradient_checkpointing=config.gradient_checkpointing,
         use_vllm=config.use_vllm,
-        vllm_mode="colocate",
+        vllm_mode=config.vllm_mode,
+        vllm_server_base_url=config.vllm_server_url if config.vllm_mode == "server" else None,
         vllm_gpu_memory_utilization=config.vllm_gpu_memory_utilization,
         remove_unused_columns=False,
         dataloader_num_workers=0,
@@ -143,10 +128,9 @@ def build_grpo_args(config: TrainConfig, run_dir: RunDir) -> Any:
 def transformers_policy(trainer: Any) -> Any:
     """The policy that generates rollouts: the live training model (vLLM when the trainer runs it)."""
     if getattr(trainer, "use_vllm", False):
-        from zerosearch.trainer.vllm_policy import VLLMTrainerPolicy
-
+        if getattr(trainer, "vllm_mode", "colocate") == "server":
+            return VLLMServerPolicy.from_trainer(trainer)
         return VLLMTrainerPolicy(trainer)
-    from zerosearch.common.policies.transformers import TransformersPolicy
 
     model = trainer.accelerator.unwrap_model(trainer.model)
     # TRL recomputes logprobs itself without vLLM; skipping them saves the per-step logits.
@@ -160,10 +144,9 @@ def _snapshot(config: TrainConfig) -> dict[str, Any]:
 def _trainer(
     config: TrainConfig, model_path: str, items: list[QAItem], rollout: SearchRollout, run_dir: RunDir
 ):  # type: ignore[no-untyped-def]
+    # Heavy dependency (datasets): imported on use, so importing this module stays light.
     from datasets import Dataset
     from trl import GRPOTrainer
-
-    from zerosearch.common.models import load_tokenizer
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is experimental in TRL 1.16
     tokenizer = load_tokenizer(model_path)
@@ -175,6 +158,7 @@ def _trainer(
         train_dataset=dataset,
         processing_class=tokenizer,
         rollout_func=rollout,
+        peft_config=peft_config(config.lora),
     )
 
 
@@ -189,14 +173,18 @@ def train(
 
     ``backend`` replaces the simulator client (another engine behind the SearchBackend interface).
     """
-    from zerosearch.evaluator.config import build_eval_config
 
+    if needs_launch(config):  # processes > 1 and no launcher around: start the ranks as children
+        if backend is not None:
+            raise ConfigError("a custom search backend cannot cross into launched ranks", param="processes")
+        return launch_ranks(config, conn=conn, on_progress=on_progress)
     run_dir = RunDir(Path(config.output_dir))
     if config.eval.enabled:  # a bad eval setting fails now, not after hours of training
         build_eval_config(
             eval_payload(config.eval, run_dir.final_dir, run_dir.eval_dir("final"), config.data_dir)
         )
     items = load_training_items(config)
+    check_disjoint(items, config)  # never train on an evaluation question (before simulator and model)
     backend = backend or connect_simulator(config)
     lock = run_dir.lock()
     try:
@@ -213,7 +201,6 @@ def _train_locked(
     conn: Any,
     on_progress: ProgressHook | None,
 ) -> dict[str, Any]:
-    from zerosearch.common.models import resolve_model
 
     resume_from = run_dir.prepare(_snapshot(config), resume=config.resume)
     enqueuer = EvalEnqueuer(conn, config.eval, run_dir, config.data_dir)
@@ -226,8 +213,6 @@ def _train_locked(
         return _summary(config, run_dir, enqueuer, resumed_from=resume_from)
     model_path = resolve_model(config.model)
     if config.cold_start.enabled:
-        from zerosearch.trainer.cold_start import run_cold_start
-
         report_progress(state="cold_start")
         model_path = run_cold_start(config, run_dir, items)
     if resume_from is not None:
@@ -238,6 +223,7 @@ def _train_locked(
     trainer = _trainer(config, str(model_path), items, rollout, run_dir)
     trainer.add_callback(MetricsCallback(run_dir, rollout, total_steps=config.steps, on_progress=on_progress))
     trainer.add_callback(EvalCallback(enqueuer))
+    trainer.add_callback(RanksCallback(run_dir, rollout))  # ranks' stats merged; ranks.json (rank 0)
     log.info(
         "training %s for %d steps (%s)",
         config.model,
@@ -245,16 +231,12 @@ def _train_locked(
         f"resuming {resume_from.name}" if resume_from else "fresh",
     )
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    staging = run_dir.final_dir.with_name("final.partial")
-    shutil.rmtree(staging, ignore_errors=True)  # a save cut short by a kill
-    trainer.save_model(str(staging))
-    trainer.processing_class.save_pretrained(str(staging))
-    os.replace(staging, run_dir.final_dir)  # "final" appears complete or not at all
+    publish_model(trainer, trainer.processing_class, run_dir.final_dir)  # complete or absent; rank 0 writes
     enqueuer(run_dir.final_dir, "final")
     run_sync(backend.aclose())
-    from zerosearch.trainer.plots import write_plots
 
-    write_plots(run_dir)
+    if is_main_process():
+        write_plots(run_dir)
     return _summary(config, run_dir, enqueuer, resumed_from=resume_from)
 
 

@@ -109,3 +109,38 @@ def test_hugging_face_offline_gives_a_clear_error(tmp_path: Path, monkeypatch: p
         DatasetError, match=r"cannot load 'bamboogle' from Hugging Face RUC-NLPIR/FlashRAG_datasets"
     ):
         load_benchmark("bamboogle", data_dir=tmp_path, source="auto")  # no local file: goes to the hub
+
+
+def test_a_name_has_a_train_and_an_eval_side(tmp_path: Path) -> None:
+    (tmp_path / "qa" / "train").mkdir(parents=True)
+    (tmp_path / "qa" / "nq.jsonl").write_text(
+        json.dumps({"question": "Test q?", "golden_answers": ["a"]}) + "\n"
+    )
+    (tmp_path / "qa" / "train" / "nq.jsonl").write_text(
+        json.dumps({"question": "Train q?", "golden_answers": ["b"]}) + "\n"
+    )
+    assert [i.question for i in load_benchmark("nq", data_dir=tmp_path)] == ["Test q?"]
+    assert [i.question for i in load_benchmark("nq", data_dir=tmp_path, split="train")] == ["Train q?"]
+    with pytest.raises(DatasetError, match=r"'nq' \(train split\): no local file"):
+        load_benchmark("nq", data_dir=tmp_path / "empty", split="train", source="local")
+
+
+def test_verl_parquet_rows_of_the_released_rl_set_are_read(tmp_path: Path) -> None:
+    # The paper's RL set (sunhaonlp/ZeroSearch_dataset) stores Search-R1/verl rows: golds under
+    # reward_model.ground_truth.target, the question at the end of the templated prompt when no column has it.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [
+        {
+            "id": "train_0",
+            "prompt": [
+                {"role": "user", "content": "Answer the given question. ... Question: who wrote hamlet?\n"}
+            ],
+            "reward_model": {"style": "rule", "ground_truth": {"target": ["Shakespeare", "W. Shakespeare"]}},
+        }
+    ]
+    (tmp_path / "qa" / "train").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "rl.parquet")
+    [item] = load_benchmark(str(tmp_path / "rl.parquet"), split="train")
+    assert (item.question, item.golden_answers) == ("who wrote hamlet?", ["Shakespeare", "W. Shakespeare"])

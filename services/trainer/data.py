@@ -1,0 +1,102 @@
+"""Training data: the questions a run trains on, and the guard that keeps them out of every evaluation set.
+
+Registered names resolve to their **train** split here (``load_benchmark(..., split="train")``), evaluation
+names to their test/dev split (method.md, "Facts for GPU-scale runs"). Before a run contacts the simulator
+or loads a model, :func:`check_disjoint` compares the normalised training questions with
+
+- the evaluation split of every registered training set (``nq`` trains → NQ test must not hold them;
+  ``zerosearch`` → NQ test and HotpotQA dev), and
+- every dataset of the run's auto-evaluation (``eval.datasets``), read as the evaluator will read it,
+
+and refuses with one line naming the dataset and the overlap count.
+
+    items = load_training_items(config)
+    check_disjoint(items, config)       # DatasetError: "... 'nq' ... 37 of 64 training questions ..."
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from zerosearch.common.datasets import BENCHMARKS, TRAINING_SETS, DatasetSource, load_benchmark
+from zerosearch.common.errors import ConfigError, DatasetError
+from zerosearch.common.metrics import normalize_answer
+from zerosearch.common.settings import get_common_settings
+from zerosearch.common.trajectory import QAItem
+from zerosearch.trainer.config import TrainConfig
+
+__all__ = ["check_disjoint", "evaluation_questions", "load_training_items", "question_key"]
+
+log = logging.getLogger(__name__)
+
+
+def question_key(question: str) -> str:
+    """A question's identity for the overlap check: the paper's answer normalisation applied to its text."""
+    return normalize_answer(question)
+
+
+def _data_dir(config: TrainConfig) -> Path:
+    return Path(config.data_dir or get_common_settings().data_dir)  # ZEROSEARCH_DATA_DIR or data/
+
+
+def load_training_items(config: TrainConfig) -> list[QAItem]:
+    """The training questions (train splits): one item per distinct question (golds merged), then limit."""
+    merged: dict[str, QAItem] = {}
+    for spec in config.datasets:
+        for item in load_benchmark(spec, data_dir=_data_dir(config), seed=config.seed, split="train"):
+            # TRL hands the rollout prompts only, so a question text must map to one item.
+            key = item.question.strip()
+            if key in merged:
+                golds = list(dict.fromkeys([*merged[key].golden_answers, *item.golden_answers]))
+                merged[key] = merged[key].model_copy(update={"golden_answers": golds})
+            else:
+                merged[key] = item.model_copy(update={"question": key})
+    items = [item for item in merged.values() if item.golden_answers]
+    if config.train_limit is not None:
+        items = items[: config.train_limit]
+    if len(items) < config.prompts_per_step:
+        raise ConfigError(
+            f"datasets give {len(items)} usable questions, fewer than prompts_per_step={config.prompts_per_step}",
+            param="datasets",
+        )
+    return items
+
+
+def _eval_specs(config: TrainConfig) -> list[tuple[str, Path, DatasetSource]]:
+    """(spec, data_dir, source) of every evaluation set the training questions must stay out of."""
+    specs: list[tuple[str, Path, DatasetSource]] = []
+    for spec in config.datasets:
+        key = spec.strip().lower()
+        for name in TRAINING_SETS.get(key, (key,) if key in BENCHMARKS else ()):
+            specs.append((name, _data_dir(config), "auto"))
+    if config.eval.enabled:
+        extra = config.eval.extra
+        eval_dir = Path(extra["data_dir"]) if extra.get("data_dir") else _data_dir(config)
+        source = extra.get("source", "auto")
+        specs.extend((spec, eval_dir, source) for spec in config.eval.datasets)
+    return list(dict.fromkeys(specs))
+
+
+def evaluation_questions(config: TrainConfig) -> dict[str, set[str]]:
+    """Normalised questions of every evaluation set of the run, by dataset spec (whole sets, no limit)."""
+    found: dict[str, set[str]] = {}
+    for spec, data_dir, source in _eval_specs(config):
+        items = load_benchmark(spec, data_dir=data_dir, source=source, split="eval")
+        found.setdefault(spec, set()).update(question_key(item.question) for item in items)
+    return found
+
+
+def check_disjoint(items: list[QAItem], config: TrainConfig) -> None:
+    """Refuse (DatasetError, one line) when a training question is also in one of the run's eval sets."""
+    training = {question_key(item.question) for item in items}
+    for spec, questions in evaluation_questions(config).items():
+        overlap = len(training & questions)
+        if overlap:
+            raise DatasetError(
+                f"training data overlaps evaluation set {spec!r}: {overlap} of {len(training)} training "
+                "questions (normalised text) are also evaluation questions; train on a train split "
+                "(e.g. nq, hotpotqa, zerosearch) or remove them",
+                param="datasets",
+            )
+    log.info("training questions (%d) are disjoint from every evaluation set", len(training))
