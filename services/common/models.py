@@ -60,6 +60,7 @@ def _fingerprint(path: Path) -> str:
 
 def convert_gguf(gguf_path: Path, cache_dir: Path | None = None) -> Path:
     """Convert ``gguf_path`` to an HF folder (safetensors, float32) once; return the cached folder."""
+    # Heavy dependency (transformers): imported on use, so importing this module stays light.
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf_path = Path(gguf_path)
@@ -124,6 +125,7 @@ def resolve_model(spec: str | os.PathLike[str], cache_dir: Path | None = None) -
 
 def load_tokenizer(spec: str, *, padding_side: str = "left") -> PreTrainedTokenizerBase:
     """The tokenizer of ``spec``, left-padded for batched generation, with a pad token."""
+    # Heavy dependency (transformers): imported on use, so importing this module stays light.
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(spec))
@@ -137,6 +139,7 @@ def load_causal_lm(
     spec: str, *, dtype: str = "float32", device: str | None = None, **kwargs: Any
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load model and tokenizer for generation; ``dtype`` is float32, bfloat16, float16 or auto."""
+    # Heavy dependency (torch): imported on use, so importing this module stays light.
     import torch
     from transformers import AutoModelForCausalLM
 

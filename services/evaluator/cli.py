@@ -16,9 +16,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import typer
+import yaml
 
+from zerosearch.common.connection import redis_connection
 from zerosearch.common.errors import ConfigError
+from zerosearch.common.queue import QueueName, run_worker
+from zerosearch.common.settings import get_common_settings
 from zerosearch.evaluator.config import EvalConfig, build_eval_config
+from zerosearch.evaluator.runner import main as run_main
+from zerosearch.evaluator.summary import print_summary, submit_main
 
 __all__ = ["config_from_options", "eval_app", "eval_options", "evaluator_app"]
 
@@ -89,8 +95,6 @@ def config_from_options(options: dict[str, Any]) -> EvalConfig:
     data: dict[str, Any] = {}
     config_file = options.pop("config_file", None)
     if config_file is not None:
-        import yaml
-
         try:
             loaded = yaml.safe_load(Path(config_file).read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
@@ -108,9 +112,6 @@ def config_from_options(options: dict[str, Any]) -> EvalConfig:
 @eval_options
 def run(**options: Any) -> None:
     """Evaluate in this process with a progress bar; writes the report to --out."""
-    from zerosearch.evaluator.runner import main as run_main
-    from zerosearch.evaluator.summary import print_summary
-
     results = run_main(config_from_options(options), show_progress=True)
     print_summary(results)
 
@@ -122,8 +123,6 @@ def submit(
     **options: Any,
 ) -> None:
     """Enqueue the evaluation on the eval queue and print the job id (needs REDIS_URL)."""
-    from zerosearch.evaluator.summary import submit_main
-
     submit_main(config_from_options(options), wait=wait)
 
 
@@ -133,9 +132,5 @@ def worker(
     name: str | None = typer.Option(None, "--name", help="Worker name (default: RQ's)."),
 ) -> None:
     """Consume evaluation jobs from the eval queue (REDIS_URL; else an embedded Redis)."""
-    from zerosearch.common.connection import redis_connection
-    from zerosearch.common.queue import QueueName, run_worker
-    from zerosearch.common.settings import get_common_settings
-
     with redis_connection(get_common_settings().redis_url) as conn:
         run_worker(conn, [QueueName.EVAL], burst=burst, name=name)

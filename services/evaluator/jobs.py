@@ -49,8 +49,10 @@ def run_eval_job(payload: dict[str, Any]) -> dict[str, Any]:
     return {key: results[key] for key in ("datasets", "macro", "run")}
 
 
-def submit_eval(conn: redis.Redis, config: EvalConfig, *, job_id: str | None = None) -> Job:
-    """Enqueue ``config`` on the eval queue; the payload is the config as plain JSON."""
+def submit_eval(
+    conn: redis.Redis, config: EvalConfig, *, job_id: str | None = None, description: str | None = None
+) -> Job:
+    """Enqueue ``config`` on the eval queue (the only place that builds the eval job's payload and path)."""
     payload = config.model_dump(mode="json")
-    description = f"eval {config.model} on {','.join(config.datasets)} ({config.method})"
+    description = description or f"eval {config.model} on {','.join(config.datasets)} ({config.method})"
     return enqueue(conn, QueueName.EVAL, EVAL_JOB, payload, job_id=job_id, description=description)

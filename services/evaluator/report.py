@@ -91,9 +91,11 @@ def render_markdown(results: dict[str, Any]) -> str:
 
 def write_chart(results: dict[str, Any], path: Path) -> None:
     """A grouped bar chart of strict EM, cover EM and F1 per dataset plus the average (matplotlib Agg)."""
+    # Heavy dependency (matplotlib): imported on use, so importing this module stays light.
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers and workers
+    # Heavy dependency (matplotlib): imported on use, so importing this module stays light.
     import matplotlib.pyplot as plt
 
     names = [*results["datasets"], "avg"]

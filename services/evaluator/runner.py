@@ -20,10 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from zerosearch.common.agent import run_rollouts
 from zerosearch.common.datasets import dataset_name, load_benchmark
 from zerosearch.common.errors import ConfigError
+from zerosearch.common.models import resolve_model
+from zerosearch.common.policies import make_policy
 from zerosearch.common.policy import Policy
 from zerosearch.common.search.base import SearchBackend, run_sync
+from zerosearch.common.search.factory import make_backend
 from zerosearch.common.settings import get_common_settings
 from zerosearch.common.trajectory import QAItem
 from zerosearch.evaluator.config import EvalConfig
@@ -86,7 +92,6 @@ def open_backend(config: EvalConfig) -> SearchBackend | None:
     name = config.resolved_search()
     if name is None:
         return None
-    from zerosearch.common.search.factory import make_backend
 
     backend = make_backend(name, **_backend_options(config, name))
     try:
@@ -99,9 +104,8 @@ def open_backend(config: EvalConfig) -> SearchBackend | None:
 
 def open_policy(config: EvalConfig) -> Policy:
     """Load the policy engine named by the config (a missing model path fails with a clear error)."""
-    from zerosearch.common.policies import make_policy
-
     if config.engine == "transformers" and config.cpu_threads is not None:
+        # Heavy dependency (torch): imported on use, so importing this module stays light.
         import torch
 
         torch.set_num_threads(config.cpu_threads)  # process-wide: a worker runs one job at a time
@@ -120,7 +124,6 @@ def rich_progress(total: int, enabled: bool) -> Iterator[ProgressCallback | None
     if not enabled:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, transient=False) as bar:
@@ -142,8 +145,6 @@ def _evaluate(
     callbacks: list[ProgressCallback],
 ) -> dict[str, list[dict[str, Any]]]:
     """Roll out every dataset in batches, append records to the report, report progress per batch."""
-    from zerosearch.common.agent import run_rollouts
-
     rollout_config = config.rollout_config()
     total = sum(len(items) for items in datasets.values())
     done, em_sum = 0, 0.0
@@ -180,8 +181,6 @@ def main(
     datasets = load_datasets(config)  # bad names and files fail before anything loads
     total = sum(len(items) for items in datasets.values())
     if policy is None and config.engine != "openai":
-        from zerosearch.common.models import resolve_model
-
         resolve_model(config.model)  # a missing model path fails before the backend is even contacted
     own_backend = backend is None and config.resolved_search() is not None
     if own_backend:

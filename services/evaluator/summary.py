@@ -12,11 +12,15 @@ from typing import Any
 import redis
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rq.job import Job, JobStatus
 
+from zerosearch.common.connection import connect
 from zerosearch.common.errors import ConfigError, ServerError
+from zerosearch.common.settings import get_common_settings
 from zerosearch.evaluator.config import EvalConfig
+from zerosearch.evaluator.jobs import submit_eval
 from zerosearch.evaluator.scoring import METRICS
 
 __all__ = ["print_summary", "submit_main", "wait_for_job"]
@@ -71,8 +75,6 @@ def wait_for_job(
 
 def _follow(job: Job) -> Any:
     """Wait for the job with a rich bar driven by its meta (done/total, running EM)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns) as bar:
         task = bar.add_task(f"job {job.id}: queued", total=None)
@@ -88,10 +90,6 @@ def _follow(job: Job) -> Any:
 
 def submit_main(config: EvalConfig, *, wait: bool = False, redis_url: str | None = None) -> str:
     """Enqueue ``config`` on the eval queue, echo the job id; with ``wait`` follow it and print results."""
-    from zerosearch.common.connection import connect
-    from zerosearch.common.settings import get_common_settings
-    from zerosearch.evaluator.jobs import submit_eval
-
     url = redis_url or get_common_settings().redis_url
     if not url:
         # An embedded Redis would vanish with this command, and no worker could ever see the job.

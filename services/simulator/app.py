@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
 
 from zerosearch.simulator.cache import ResponseCache
 from zerosearch.simulator.compat import register_compat
@@ -59,7 +60,6 @@ def _lifespan(settings: SimulatorSettings, engine: Engine | None):  # type: igno
 
 def _document_batch_limit(app: FastAPI, limit: int) -> None:
     """Put the configured batch limit into /openapi.json (it is a setting, so the schemas cannot hold it)."""
-    from fastapi.openapi.utils import get_openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

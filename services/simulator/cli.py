@@ -6,6 +6,9 @@ from typing import Annotated
 
 import typer
 
+from zerosearch.common.models import resolve_model
+from zerosearch.simulator.settings import get_simulator_settings
+
 __all__ = ["app", "serve_main"]
 
 app = typer.Typer(help="The search simulator: an LLM that plays a search engine.", no_args_is_help=True)
@@ -13,6 +16,7 @@ app = typer.Typer(help="The search simulator: an LLM that plays a search engine.
 
 def serve_main(settings) -> int:  # type: ignore[no-untyped-def]
     """Serve the simulator API with uvicorn until interrupted; returns the exit code."""
+    # FastAPI and uvicorn come with the optional `simulator` extra: imported when the server starts.
     import uvicorn
 
     from zerosearch.simulator.app import create_app
@@ -21,8 +25,6 @@ def serve_main(settings) -> int:  # type: ignore[no-untyped-def]
     # Build the engine (and resolve the model) before uvicorn starts, so a missing vLLM or a wrong model
     # is one red line from the CLI instead of a failed application start-up.
     if settings.engine != "openai":
-        from zerosearch.common.models import resolve_model
-
         resolve_model(settings.model)
     engine = create_engine(settings)
     uvicorn.run(
@@ -62,8 +64,6 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the simulator API (OpenAPI at /docs). The API key comes from ZEROSEARCH_API_KEY only."""
-    from zerosearch.simulator.settings import get_simulator_settings
-
     settings = get_simulator_settings(
         host=host, port=port, engine=engine, model=model, prompt_style=prompt_style,
         max_batch_size=max_batch_size, batch_wait_ms=batch_wait_ms, max_queue=max_queue,

@@ -21,6 +21,7 @@ __all__ = ["serve_in_background"]
 @contextmanager
 def serve_in_background(app: Any, startup_timeout_s: float = 120.0) -> Iterator[str]:
     """Run ``app`` with uvicorn in a daemon thread; yield its base URL; stop it on exit."""
+    # Heavy dependency (uvicorn): imported on use, so importing this module stays light.
     import uvicorn
 
     port = free_port()

@@ -15,18 +15,16 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from zerosearch.common.defaults import QUEUE_EVAL
-from zerosearch.common.queue import enqueue, report_progress
+from zerosearch.common.queue import report_progress
+from zerosearch.evaluator.config import build_eval_config
+from zerosearch.evaluator.jobs import submit_eval
 from zerosearch.trainer.config import EvalAfterCheckpoint
 from zerosearch.trainer.rollout import SearchRollout
 from zerosearch.trainer.run_dir import RunDir
 
-__all__ = ["EVAL_JOB", "EvalCallback", "EvalEnqueuer", "MetricsCallback", "eval_payload"]
+__all__ = ["EvalCallback", "EvalEnqueuer", "MetricsCallback", "eval_payload"]
 
 log = logging.getLogger(__name__)
-
-EVAL_JOB = "zerosearch.evaluator.jobs.run_eval_job"
-"""Dotted path of the evaluator's job function."""
 
 # TRL log keys → our metric names (the rest of TRL's logs are kept under their own names).
 _RENAMES = {
@@ -133,9 +131,8 @@ class EvalEnqueuer:
             log.warning("no Redis connection: eval job for %s NOT enqueued (set REDIS_URL)", name)
             return None
         payload = eval_payload(self.settings, model_dir, self.run_dir.eval_dir(name), self.data_dir)
-        job = enqueue(
-            self.conn, QUEUE_EVAL, EVAL_JOB, payload, description=f"eval {self.run_dir.root.name}/{name}"
-        )
+        config = build_eval_config(payload)
+        job = submit_eval(self.conn, config, description=f"eval {self.run_dir.root.name}/{name}")
         self.job_ids.append(job.id)
         with (self.run_dir.root / "eval_jobs.jsonl").open("a") as out:
             out.write(json.dumps({"checkpoint": name, "job_id": job.id, "model": str(model_dir)}) + "\n")

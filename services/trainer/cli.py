@@ -10,10 +10,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from zerosearch.common.connection import connect, redis_connection
 from zerosearch.common.defaults import CURRICULUM_BASE, CURRICULUM_P_END, CURRICULUM_P_START
 from zerosearch.common.errors import ConfigError
+from zerosearch.common.queue import QueueName, run_worker
 from zerosearch.common.settings import get_common_settings
+from zerosearch.trainer.config import load_train_config
+from zerosearch.trainer.curriculum import Curriculum
+from zerosearch.trainer.jobs import submit_train
+from zerosearch.trainer.plots import plot_curriculum
 
 __all__ = ["curriculum_lines", "run_main", "submit_main", "train_app", "trainer_app"]
 
@@ -31,10 +38,7 @@ OutOption = Annotated[Path | None, typer.Option("--output-dir", help="Override t
 
 def run_main(config_path: Path, *, steps: int | None = None, output_dir: Path | None = None) -> dict:
     """Train in the foreground with a progress bar; eval jobs go to REDIS_URL when it is set."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from zerosearch.common.connection import connect
-    from zerosearch.trainer.config import load_train_config
+    # grpo imports torch, transformers and TRL: loaded when a run starts, so `--help` stays instant.
     from zerosearch.trainer.grpo import train
 
     config = load_train_config(config_path, steps=steps, output_dir=output_dir)
@@ -57,10 +61,6 @@ def run_main(config_path: Path, *, steps: int | None = None, output_dir: Path | 
 
 def submit_main(config_path: Path, *, steps: int | None = None, output_dir: Path | None = None) -> str:
     """Enqueue the run on the ``train`` queue of REDIS_URL; returns the job id."""
-    from zerosearch.common.connection import connect
-    from zerosearch.trainer.config import load_train_config
-    from zerosearch.trainer.jobs import submit_train
-
     config = load_train_config(config_path, steps=steps, output_dir=output_dir)
     url = get_common_settings().redis_url
     if not url:
@@ -72,8 +72,6 @@ def submit_main(config_path: Path, *, steps: int | None = None, output_dir: Path
 
 def curriculum_lines(steps: int, *, kind: str, p_start: float, p_end: float, base: float) -> list[str]:
     """One ``step p`` line per step, p to 4 decimals."""
-    from zerosearch.trainer.curriculum import Curriculum
-
     return [f"{step} {p:.4f}" for step, p in Curriculum(kind, p_start, p_end, steps, base).schedule()]
 
 
@@ -107,8 +105,6 @@ def curriculum(
     lines = curriculum_lines(steps, kind=kind, p_start=p_start, p_end=p_end, base=base)
     typer.echo("\n".join(lines))
     if plot is not None:
-        from zerosearch.trainer.plots import plot_curriculum
-
         schedule = [(int(s), float(p)) for s, p in (line.split() for line in lines)]
         plot_curriculum(schedule, plot)
 
@@ -120,9 +116,6 @@ def worker(
     name: Annotated[str | None, typer.Option("--name", help="Worker name (default: RQ's).")] = None,
 ) -> None:
     """Consume training (and simulation-tuning) jobs."""
-    from zerosearch.common.connection import redis_connection
-    from zerosearch.common.queue import QueueName, run_worker
-
     chosen = []
     for part in (q.strip() for q in queues.split(",") if q.strip()):
         if part not in {QueueName.TRAIN, QueueName.SFT}:

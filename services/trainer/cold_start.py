@@ -22,7 +22,11 @@ from typing import Any
 
 from zerosearch.common.documents import format_documents
 from zerosearch.common.errors import ConfigError
+from zerosearch.common.models import load_tokenizer, resolve_model
 from zerosearch.common.search.base import SearchBackend, SearchRequest
+from zerosearch.common.search.bm25 import BM25Backend
+from zerosearch.common.search.factory import make_backend
+from zerosearch.common.settings import get_common_settings
 from zerosearch.common.template import answer_only_instruction, build_prompt, information_block
 from zerosearch.common.trajectory import QAItem
 from zerosearch.trainer.config import TrainConfig
@@ -62,11 +66,7 @@ def demonstration_parts(
 def demo_backend(config: TrainConfig) -> SearchBackend:
     """The backend that supplies demonstration documents (bm25 over the corpus, or the simulator)."""
     if config.cold_start.search == "simulator":
-        from zerosearch.common.search.factory import make_backend
-
         return make_backend("simulator", url=config.simulator_url, **config.search_retry.model_dump())
-    from zerosearch.common.search.bm25 import BM25Backend
-    from zerosearch.common.settings import get_common_settings
 
     corpus = config.cold_start.corpus
     if corpus is None:
@@ -142,10 +142,9 @@ def run_cold_start(config: TrainConfig, run_dir: RunDir, items: list[QAItem]) ->
     if (target / "config.json").is_file():
         log.info("cold start already done: %s", target)
         return target
+    # Heavy dependency (datasets): imported on use, so importing this module stays light.
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
-
-    from zerosearch.common.models import load_tokenizer, resolve_model
 
     settings = config.cold_start
     model_path = resolve_model(config.model)

@@ -22,9 +22,11 @@ PLOTS: dict[str, tuple[str, str]] = {
 
 def write_plots(run_dir: RunDir) -> list[Path]:
     """One PNG per metric under ``<run>/plots``; returns the files written (none without metrics)."""
+    # Heavy dependency (matplotlib): imported on use, so importing this module stays light.
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display (workers and CI have none)
+    # Heavy dependency (matplotlib): imported on use, so importing this module stays light.
     import matplotlib.pyplot as plt
 
     metrics = run_dir.read_metrics()
@@ -52,9 +54,11 @@ def write_plots(run_dir: RunDir) -> list[Path]:
 
 def plot_curriculum(schedule: list[tuple[int, float]], path: Path) -> Path:
     """Plot a noise schedule (``zerosearch train curriculum --plot``)."""
+    # Heavy dependency (matplotlib): imported on use, so importing this module stays light.
     import matplotlib
 
     matplotlib.use("Agg")
+    # Heavy dependency (matplotlib): imported on use, so importing this module stays light.
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5))

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from zerosearch.common.agent import run_rollouts
 from zerosearch.common.errors import ConfigError
 from zerosearch.common.policy import Policy
 from zerosearch.common.search.base import SearchBackend
@@ -182,8 +183,6 @@ class SearchRollout:
 
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:
         """Run one rollout batch; the curriculum step is TRL's 0-based global_step + 1."""
-        from zerosearch.common.agent import run_rollouts
-
         step = int(trainer.state.global_step) + 1
         noise = self.curriculum(step)
         items = self._items_for(prompts)

@@ -40,6 +40,7 @@ class VLLMTrainerPolicy(Policy):
         seed: int | None = None,
     ) -> list[Generation]:
         """One vLLM call for the whole batch; the stop string stays in the text and the ids."""
+        # Heavy dependency (vLLM): imported on use, so importing this module stays light.
         from vllm import SamplingParams
 
         params = SamplingParams(

@@ -1,7 +1,7 @@
 """``zerosearch sft ...`` verbs: simulation tuning (collect, label, build, train, submit, fidelity).
 
 Each verb only parses flags into its stage config and calls that stage's ``main(config)``; heavy imports
-(torch, transformers, TRL) happen inside the stage, so ``zerosearch --help`` stays instant.
+(torch, transformers, TRL) happen inside the stage's functions, so ``zerosearch --help`` stays instant.
 """
 
 from __future__ import annotations
@@ -11,8 +11,17 @@ from typing import Any, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
+from rich.progress import Progress
 
+from zerosearch.common.connection import redis_connection
 from zerosearch.common.errors import ConfigError
+from zerosearch.common.queue import QueueName, run_worker
+from zerosearch.common.settings import get_common_settings
+from zerosearch.tuning import build as build_stage
+from zerosearch.tuning import collect as collect_stage
+from zerosearch.tuning import fidelity as fidelity_stage
+from zerosearch.tuning import label as label_stage
+from zerosearch.tuning import train as train_stage
 from zerosearch.tuning.config import (
     BuildConfig,
     CollectConfig,
@@ -22,6 +31,7 @@ from zerosearch.tuning.config import (
     load_sft_config,
     parse_sft_config,
 )
+from zerosearch.tuning.jobs import submit as submit_job
 
 __all__ = ["sft_app"]
 
@@ -65,13 +75,11 @@ def collect(
 ) -> None:
     """Run a policy against a real engine and store every (question, sub-query, documents)."""
     config = _config(CollectConfig, **locals())
-    from rich.progress import Progress
-
-    from zerosearch.tuning.collect import main
-
     with Progress(transient=True) as bar:
         task = bar.add_task("collect", total=None)
-        report = main(config, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        report = collect_stage.main(
+            config, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
     _show(report)
 
 
@@ -89,9 +97,7 @@ def label(
 ) -> None:
     """Label every collected document useful or noisy and report the balance."""
     config = _config(LabelConfig, **locals())
-    from zerosearch.tuning.label import main
-
-    report = main(config)
+    report = label_stage.main(config)
     typer.echo(report.summary())
 
 
@@ -108,9 +114,7 @@ def build(
     """Build balanced SFT examples in the simulator's tuned prompt format."""
     flags = {k: v for k, v in locals().items() if k != "no_balance"}
     config = _config(BuildConfig, balance=not no_balance, **flags)
-    from zerosearch.tuning.build import main
-
-    _show(main(config))
+    _show(build_stage.main(config))
 
 
 @sft_app.command()
@@ -129,9 +133,7 @@ def train(
 ) -> None:
     """Fine-tune the simulator (TRL SFTTrainer, loss on the documents only)."""
     config = _config(SFTTrainConfig, **locals())
-    from zerosearch.tuning.train import main
-
-    _show(main(config))
+    _show(train_stage.main(config))
 
 
 @sft_app.command()
@@ -143,11 +145,6 @@ def submit(
     run_here: bool = typer.Option(False, "--run-here", help="Also run a burst worker in this process."),
 ) -> None:
     """Enqueue collect → label → build → train as one job on the sft queue."""
-    from zerosearch.common.connection import redis_connection
-    from zerosearch.common.queue import QueueName, run_worker
-    from zerosearch.common.settings import get_common_settings
-    from zerosearch.tuning.jobs import submit as submit_job
-
     redis_url = get_common_settings().redis_url
     if not redis_url and not run_here:
         # The embedded Redis lives only as long as this command: a job left on it would never run.
@@ -181,7 +178,5 @@ def fidelity(
 ) -> None:
     """Measure how a simulator's useful/noisy documents compare with a real engine's."""
     config = _config(FidelityConfig, **locals())
-    from zerosearch.tuning.fidelity import main, render_markdown
-
-    report = main(config)
-    typer.echo(render_markdown(report))
+    report = fidelity_stage.main(config)
+    typer.echo(fidelity_stage.render_markdown(report))

@@ -16,10 +16,14 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from zerosearch.common.agent import run_rollouts
+from zerosearch.common.datasets import load_benchmark
 from zerosearch.common.errors import ConfigError, DatasetError
 from zerosearch.common.metrics import qa_scores
+from zerosearch.common.policies.transformers import TransformersPolicy
 from zerosearch.common.queue import report_progress
 from zerosearch.common.search.base import SearchBackend
+from zerosearch.common.search.factory import make_backend
 from zerosearch.common.settings import get_common_settings
 from zerosearch.common.trajectory import QAItem, RolloutConfig, Trajectory
 from zerosearch.tuning.config import CollectConfig
@@ -52,8 +56,6 @@ class CollectReport(BaseModel):
 
 def load_questions(spec: str, limit: int | None, seed: int) -> list[QAItem]:
     """The seeded question sample of a benchmark name or QA file, one item per id."""
-    from zerosearch.common.datasets import load_benchmark  # the one QA registry of the platform
-
     items = load_benchmark(spec, data_dir=get_common_settings().data_dir, limit=limit, seed=seed)
     unique: dict[str, QAItem] = {}
     for item in items:
@@ -73,8 +75,6 @@ def default_corpus() -> Path:
 
 def make_real_backend(kind: str, corpus: Path | None, url: str | None) -> SearchBackend:
     """A real engine (never the simulator): bm25 over ``corpus``, a retrieval ``url``, or SerpAPI."""
-    from zerosearch.common.search.factory import make_backend
-
     if kind == "bm25":
         return make_backend("bm25", corpus=corpus or default_corpus())
     if kind == "retrieval":
@@ -128,9 +128,6 @@ def main(config: CollectConfig, *, progress: Progress | None = None) -> CollectR
     backend = make_real_backend(config.backend, config.corpus, config.backend_url)  # bad corpus fails here
     searches = documents = collected = 0
     if todo:
-        from zerosearch.common.agent import run_rollouts
-        from zerosearch.common.policies.transformers import TransformersPolicy
-
         policy = TransformersPolicy.from_pretrained(config.policy)
         rollout = RolloutConfig(
             method=config.method,

@@ -27,7 +27,8 @@ from pydantic import BaseModel
 
 from zerosearch.common.metrics import contains_answer
 from zerosearch.common.queue import report_progress
-from zerosearch.common.search.base import SearchBackend, SearchRequest, SearchResult
+from zerosearch.common.search.base import SearchBackend, SearchRequest, SearchResult, run_sync
+from zerosearch.common.search.simulator import SimulatorBackend
 from zerosearch.common.trajectory import QAItem
 from zerosearch.tuning.collect import load_questions, make_real_backend
 from zerosearch.tuning.config import FidelityConfig
@@ -143,9 +144,11 @@ def render_markdown(report: FidelityReport) -> str:
 
 def render_plot(report: FidelityReport, path: Path) -> None:
     """Grouped bars of the three rates per row, and mean document length beside them."""
+    # Heavy dependency (matplotlib): imported on use, so importing this module stays light.
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers and in jobs
+    # Heavy dependency (matplotlib): imported on use, so importing this module stays light.
     import matplotlib.pyplot as plt
 
     labels = [f"{r.name}\n{r.mode}" for r in report.rows]
@@ -171,9 +174,6 @@ def render_plot(report: FidelityReport, path: Path) -> None:
 
 def main(config: FidelityConfig, *, simulator: SearchBackend | None = None) -> FidelityReport:
     """Measure the simulator at ``config.simulator`` (and the real engine), write md/json/png."""
-    from zerosearch.common.search.base import run_sync
-    from zerosearch.common.search.simulator import SimulatorBackend
-
     items = load_questions(config.questions, config.limit, config.seed)
     reference = (
         None

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from zerosearch.common.errors import EngineError
+from zerosearch.common.models import load_causal_lm
 from zerosearch.common.search.base import run_sync
 from zerosearch.tuning.config import LabelConfig
 
@@ -152,7 +153,6 @@ class LocalJudge(Judge):
     """A local causal LM: the verdict is whichever of "yes"/"no" scores higher as the next token."""
 
     def __init__(self, model_spec: str, *, batch_size: int = 8) -> None:
-        from zerosearch.common.models import load_causal_lm
 
         self.model, self.tokenizer = load_causal_lm(model_spec)
         self.batch_size = batch_size
@@ -172,6 +172,7 @@ class LocalJudge(Judge):
 
     def judge(self, items: list[JudgeItem]) -> list[bool]:
         """Score every item in batches; no sampling, so the verdicts are reproducible."""
+        # Heavy dependency (torch): imported on use, so importing this module stays light.
         import torch
 
         verdicts: list[bool] = []

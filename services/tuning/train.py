@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from zerosearch.common.defaults import MODEL_CARD_FILE
 from zerosearch.common.errors import DatasetError
+from zerosearch.common.models import load_tokenizer, resolve_model
 from zerosearch.common.queue import report_progress
 from zerosearch.tuning.build import PROMPT_STYLE, SFTExample
 from zerosearch.tuning.config import SFTTrainConfig
@@ -62,6 +63,7 @@ def load_examples(data_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, 
 
 
 def _device(config: SFTTrainConfig) -> str:
+    # Heavy dependency (torch): imported on use, so importing this module stays light.
     import torch
 
     if config.device == "auto":
@@ -70,6 +72,7 @@ def _device(config: SFTTrainConfig) -> str:
 
 
 def _trl_config(config: SFTTrainConfig, device: str, has_valid: bool) -> Any:
+    # Heavy dependency (torch): imported on use, so importing this module stays light.
     import torch
     from trl import SFTConfig
 
@@ -101,6 +104,7 @@ def _trl_config(config: SFTTrainConfig, device: str, has_valid: bool) -> Any:
 def _peft_config(config: SFTTrainConfig) -> Any:
     if config.method != "lora":
         return None
+    # Heavy dependency (PEFT): imported on use, so importing this module stays light.
     from peft import LoraConfig
 
     return LoraConfig(
@@ -113,6 +117,7 @@ def _peft_config(config: SFTTrainConfig) -> Any:
 
 
 def _progress_callback(max_steps: int) -> Any:
+    # Heavy dependency (transformers): imported on use, so importing this module stays light.
     from transformers import TrainerCallback
 
     class _Progress(TrainerCallback):
@@ -147,11 +152,10 @@ def _losses(history: list[dict[str, Any]]) -> tuple[float | None, float | None, 
 def main(config: SFTTrainConfig) -> TrainReport:
     """Fine-tune ``config.model`` on ``config.data_dir`` and write the tuned folder."""
     train_rows, valid_rows = load_examples(config.data_dir)  # bad data fails before the model loads
+    # Heavy dependency (datasets): imported on use, so importing this module stays light.
     from datasets import Dataset
     from transformers import AutoModelForCausalLM
     from trl import SFTTrainer
-
-    from zerosearch.common.models import load_tokenizer, resolve_model
 
     started = time.perf_counter()
     device = _device(config)

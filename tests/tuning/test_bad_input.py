@@ -14,8 +14,11 @@ from zerosearch.tuning.config import SFTTrainConfig, parse_sft_config
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """Exit code and stderr without its log lines (timestamped), as one line."""
     code = cli(["sft", *args])
-    return code, " ".join(capsys.readouterr().err.split())
+    lines = capsys.readouterr().err.splitlines()
+    kept = [line for line in lines if not re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", line)]
+    return code, " ".join(" ".join(kept).split())
 
 
 def test_corpus_that_is_not_jsonl(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -80,6 +80,7 @@ class TransformersPolicy(Policy):
 
     def _pad(self, prompts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         import torch
+        # Heavy dependency (torch): imported on use, so importing this module stays light.
 
         width = max(len(p) for p in prompts)
         pad = self.tokenizer.pad_token_id
@@ -103,6 +104,7 @@ class TransformersPolicy(Policy):
     ) -> list[Generation]:
         """Continue every prompt in one batched ``generate``; cut each row after its first stop string."""
         import torch
+        # Heavy dependency (torch): imported on use, so importing this module stays light.
 
         if not prompts:
             return []
@@ -159,6 +161,7 @@ class TransformersPolicy(Policy):
 
         steps = len(out.logits)
         sampled = out.sequences[:, -steps:]  # (batch, steps)
+        # Heavy dependency (torch): imported on use, so importing this module stays light.
         scale = temperature if temperature > 0 else 1.0
         columns = []
         for step, logits in enumerate(out.logits):  # one vectorised op per step over the batch

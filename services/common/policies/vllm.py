@@ -19,6 +19,7 @@ __all__ = ["VLLMPolicy"]
 
 def _import_vllm() -> Any:
     try:
+        # Heavy dependency (vLLM): imported on use, so importing this module stays light.
         import vllm
     except ImportError as exc:
         raise ConfigError(

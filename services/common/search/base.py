@@ -12,6 +12,7 @@ failing question never aborts a run and every failure is counted.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -128,7 +129,6 @@ def run_sync(coro):  # type: ignore[no-untyped-def]
     except RuntimeError:
         return asyncio.run(coro)
     # Inside a running loop (a notebook, an async server): run it on a private loop in a worker thread.
-    import concurrent.futures
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coro).result()

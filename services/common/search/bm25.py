@@ -100,6 +100,7 @@ class BM25Backend(SearchBackend):
 
     def _make_tokenizer(self) -> Any:
         try:
+            # Heavy dependency (PyStemmer): imported on use, so importing this module stays light.
             import Stemmer
             from bm25s.tokenization import Tokenizer
         except ImportError as exc:  # bm25s/PyStemmer come with the evaluator and trainer extras
@@ -119,6 +120,7 @@ class BM25Backend(SearchBackend):
         return Tokenizer(stemmer=stemmer, stopwords="en")
 
     def _load_or_build(self) -> tuple[Any, Any]:
+        # Heavy dependency (bm25s): imported on use, so importing this module stays light.
         import bm25s
 
         tokenizer = self._make_tokenizer()

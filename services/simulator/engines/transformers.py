@@ -23,6 +23,7 @@ from transformers import LogitsProcessor, StoppingCriteria
 
 from zerosearch.common.errors import EngineError
 from zerosearch.simulator.engines.base import Engine, Generation, GenerationRequest
+from zerosearch.common.models import load_causal_lm
 from zerosearch.simulator.engines.batcher import MicroBatcher
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ def quantize_int8(model: Any) -> Any:
         # torch marks eager-mode quantization deprecated in favour of torchao, whose int8 CPU path is slower
         # (measured with torchao 0.18: 163 ms a decoding step vs 67 ms here); keep the fast path while it exists.
         warnings.simplefilter("ignore")
+        # Heavy dependency (torch): imported on use, so importing this module stays light.
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
         return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
@@ -139,8 +141,6 @@ class TransformersEngine(Engine):
         if self.settings.threads is not None:
             torch.set_num_threads(self.settings.threads)
         if self.model is None or self.tokenizer is None:
-            from zerosearch.common.models import load_causal_lm
-
             log.info("loading simulator model %s (%s)", self.settings.model, self.settings.dtype)
             self.model, self.tokenizer = await asyncio.to_thread(
                 load_causal_lm, self.settings.model, dtype=self.settings.dtype

@@ -16,6 +16,7 @@ import uuid
 from typing import Any
 
 from zerosearch.common.errors import ConfigError, EngineError, EngineOverloadedError
+from zerosearch.common.models import load_tokenizer, resolve_model
 from zerosearch.simulator.engines.base import Engine, Generation, GenerationRequest
 
 __all__ = ["VLLMEngine", "import_vllm"]
@@ -24,6 +25,7 @@ __all__ = ["VLLMEngine", "import_vllm"]
 def import_vllm() -> Any:
     """The vllm module, or a ConfigError that says how to install it."""
     try:
+        # Heavy dependency (vLLM): imported on use, so importing this module stays light.
         import vllm
     except ImportError as exc:
         raise ConfigError(
@@ -48,8 +50,6 @@ class VLLMEngine(Engine):
 
     async def start(self) -> None:
         """Build the vLLM engine on the GPU and the tokenizer used to render prompts."""
-        from zerosearch.common.models import load_tokenizer, resolve_model
-
         path = resolve_model(self.settings.model)
         args = self._vllm.AsyncEngineArgs(
             model=path,
