@@ -4,7 +4,14 @@ Each turn generates for every active trajectory in ONE batched call, stopping at
 ``</answer>``; all searches of the turn go to ``backend.search_many`` at once (concurrent), so a turn
 costs about one search latency. Search results come back as ``<information>`` blocks, tokenized on their
 own and kept apart (``inserted`` segments, env_mask 0) from the sampled ids (``model`` segments). After
-``max_turns`` one answer-only turn runs that makes NO search call (defect 5 of the reference code).
+``max_turns`` one answer-only turn runs that makes NO search call (defect 5 of the reference code); it
+still stops at ``</search>``, and a search there counts as an invalid action, so the model cannot go on
+to write its own ``<information>`` and an answer after it.
+
+One end-of-sequence rule, whatever the policy engine: policies return turns without EOS, and every
+trajectory that finished normally (answered, or its last turn ended) gets exactly one inserted EOS; a
+trajectory that ran out of completion budget ends without one and is marked ``truncated``. So TRL's
+"last token is not EOS" test (``mask_truncated_completions``) drops exactly the truncated ones.
 
     trajectories = run_rollouts(policy, backend, items, RolloutConfig(max_turns=2, temperature=0.0))
     trajectories[0].answer, trajectories[0].completion_ids, trajectories[0].env_mask
@@ -120,18 +127,23 @@ class _Loop:
             rollout.trajectory.truncated = True
             rollout.done = True
 
-    def insert_eos(self, rollout: _Rollout) -> None:
-        """EOS after ``</answer>`` as an inserted token (design.md: appended, masked) when budget allows."""
+    def finish(self, rollout: _Rollout) -> None:
+        """The end-of-sequence rule: one inserted (masked) EOS ends every normally finished trajectory; one
+        with no budget left for it filled the whole completion and counts as truncated."""
         eos = self.tokenizer.eos_token_id
-        if eos is not None and rollout.budget > 0:
-            rollout.trajectory.segments.append(Segment("inserted", [eos], self.tokenizer.eos_token))
-            rollout.history.append(eos)
-            rollout.budget -= 1
+        if rollout.trajectory.truncated or eos is None:
+            return
+        if rollout.budget <= 0:
+            rollout.trajectory.truncated = True
+            return
+        rollout.trajectory.segments.append(Segment("inserted", [eos], self.tokenizer.eos_token))
+        rollout.history.append(eos)
+        rollout.budget -= 1
 
     # -- one turn --------------------------------------------------------------------------------
     def generate(self, active: list[_Rollout], turn: int, *, final: bool) -> None:
         """One batched generation; record each turn's model segment and decide its action."""
-        stop = [ANSWER_STOP] if final else [SEARCH_STOP, ANSWER_STOP]
+        stop = [SEARCH_STOP, ANSWER_STOP]  # the final turn too: a search there ends it, as invalid
         limit = max(min(self.config.max_new_tokens, r.budget) for r in active)
         seed = None if self.config.seed is None else self.config.seed + turn
         start = time.perf_counter()
@@ -163,7 +175,6 @@ class _Loop:
         action = parse_action(text, allow_search=not final)
         if action.kind == "answer":
             trajectory.answer = action.content
-            self.insert_eos(rollout)
             rollout.done = True
         elif action.kind == "search":
             rollout.pending_query = action.content
@@ -265,5 +276,7 @@ def run_rollouts(
                 rollout.done = True
         if on_turn is not None:
             on_turn(turn, [r.trajectory for r in rollouts])
+    for rollout in rollouts:
+        loop.finish(rollout)
     log.debug("rolled out %d trajectories (%s)", len(rollouts), config.method)
     return [r.trajectory for r in rollouts]

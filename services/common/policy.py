@@ -1,6 +1,10 @@
 """The policy-engine interface: batched generation that stops at tag boundaries.
 
 Implementations (transformers, vLLM, OpenAI-compatible) live in ``zerosearch.common.policies``.
+
+The end-of-sequence rule every engine follows: a :class:`Generation` never holds EOS (nor what comes after
+it); EOS only ends the turn. The agent loop then appends one EOS to every trajectory that finished normally
+(``zerosearch.common.agent``), so all engines give TRL the same ending.
 """
 
 from __future__ import annotations
@@ -12,7 +16,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-__all__ = ["Generation", "Policy"]
+__all__ = ["Generation", "Policy", "eos_cut"]
+
+
+def eos_cut(ids: list[int], eos_ids: set[int]) -> int:
+    """How many of ``ids`` come before the first end-of-sequence id (all of them when there is none)."""
+    return min((ids.index(e) for e in eos_ids if e in ids), default=len(ids))  # C-level scans, no loop
 
 
 @dataclass

@@ -10,11 +10,12 @@ token ids each turn (the loop passes prompt + history), which is the simple choi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
 from zerosearch.common.errors import EngineError
-from zerosearch.common.policy import Generation, Policy
+from zerosearch.common.policy import Generation, Policy, eos_cut
 
 if TYPE_CHECKING:
     import torch
@@ -34,7 +35,7 @@ def cut_at_stop(
     Sampled ids are never re-tokenized; the cut is found by decoding prefixes in a binary search
     (O(log n) decodes per row, no per-token Python loop).
     """
-    end = min((ids.index(e) for e in eos_ids if e in ids), default=len(ids))  # C-level scans, no loop
+    end = eos_cut(ids, eos_ids)  # the end-of-sequence rule of zerosearch.common.policy
     text = tokenizer.decode(ids[:end], skip_special_tokens=False)
     hits = [(text.find(s), s) for s in stop if s and s in text]
     if not hits:
@@ -79,8 +80,8 @@ class TransformersPolicy(Policy):
         return cls(model, tokenizer)
 
     def _pad(self, prompts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        import torch
         # Heavy dependency (torch): imported on use, so importing this module stays light.
+        import torch
 
         width = max(len(p) for p in prompts)
         pad = self.tokenizer.pad_token_id
@@ -103,8 +104,8 @@ class TransformersPolicy(Policy):
         seed: int | None = None,
     ) -> list[Generation]:
         """Continue every prompt in one batched ``generate``; cut each row after its first stop string."""
-        import torch
         # Heavy dependency (torch): imported on use, so importing this module stays light.
+        import torch
 
         if not prompts:
             return []
@@ -120,8 +121,11 @@ class TransformersPolicy(Policy):
         # despite gradient checkpointing), then put the mode back.
         was_training = self.model.training
         self.model.eval()
-        with torch.random.fork_rng(devices=[]), torch.inference_mode():
-            if seed is not None:  # reproducible sampling without touching the caller's global RNG
+        # A seed forks the CPU RNG (reproducible, the caller's stream untouched); unseeded calls draw on from
+        # the global stream, so consecutive calls never replay one (forking always would restore it).
+        rng = torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext()
+        with rng, torch.inference_mode():
+            if seed is not None:
                 torch.manual_seed(seed)
             try:
                 out = self.model.generate(
@@ -157,11 +161,11 @@ class TransformersPolicy(Policy):
 
     def _sampled_logprobs(self, out: Any, temperature: float) -> list[list[float]]:
         """Log-probabilities of the sampled ids under the raw logits scaled by temperature, as TRL does."""
+        # Heavy dependency (torch): imported on use, so importing this module stays light.
         import torch
 
         steps = len(out.logits)
         sampled = out.sequences[:, -steps:]  # (batch, steps)
-        # Heavy dependency (torch): imported on use, so importing this module stays light.
         scale = temperature if temperature > 0 else 1.0
         columns = []
         for step, logits in enumerate(out.logits):  # one vectorised op per step over the batch

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from zerosearch.common.errors import ConfigError, EngineError
-from zerosearch.common.policy import Generation, Policy
+from zerosearch.common.policy import Generation, Policy, eos_cut
 
 __all__ = ["VLLMPolicy"]
 
@@ -33,9 +33,9 @@ def _import_vllm() -> Any:
 class VLLMPolicy(Policy):
     """A vLLM ``LLM`` behind the :class:`Policy` interface."""
 
-    def __init__(self, llm: Any) -> None:
+    def __init__(self, llm: Any, tokenizer: Any = None) -> None:
         self.llm = llm
-        self.tokenizer = llm.get_tokenizer()
+        self.tokenizer = tokenizer if tokenizer is not None else llm.get_tokenizer()
         self._eos_ids = {
             i for i in (self.tokenizer.eos_token_id, self.tokenizer.pad_token_id) if i is not None
         }
@@ -76,9 +76,9 @@ class VLLMPolicy(Policy):
         return [self._generation(out.outputs[0]) for out in outputs]
 
     def _generation(self, completion: Any) -> Generation:
+        """One vLLM completion → a Generation without EOS (the end-of-sequence rule of ``policy.py``)."""
         ids = list(completion.token_ids)
-        while ids and ids[-1] in self._eos_ids:  # EOS ends a turn; the loop decides what follows
-            ids.pop()
+        ids = ids[: eos_cut(ids, self._eos_ids)]  # EOS ends a turn; the loop decides what follows
         logprobs = None
         if completion.logprobs:
             logprobs = [step[token].logprob for step, token in zip(completion.logprobs, ids, strict=False)]
