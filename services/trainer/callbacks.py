@@ -19,6 +19,7 @@ from zerosearch.common.queue import report_progress
 from zerosearch.evaluator.config import build_eval_config
 from zerosearch.evaluator.jobs import submit_eval
 from zerosearch.trainer.config import EvalAfterCheckpoint
+from zerosearch.trainer.distributed import is_main_process
 from zerosearch.trainer.rollout import SearchRollout
 from zerosearch.trainer.run_dir import RunDir
 
@@ -67,6 +68,8 @@ class MetricsCallback(TrainerCallback):
         """Write the step's line; TRL logs once per step (logging_steps=1)."""
         if not logs or "reward" not in logs:
             return  # the end-of-training summary (train_runtime, ...) is not a step
+        if not state.is_world_process_zero:
+            return  # rank 0 writes the run's metrics (the rollout stats are merged over ranks)
         line: dict[str, Any] = {"step": int(state.global_step), "total_steps": self.total_steps}
         for key, value in logs.items():
             if isinstance(value, int | float):
@@ -125,8 +128,8 @@ class EvalEnqueuer:
 
     def __call__(self, model_dir: Path, name: str) -> str | None:
         """Enqueue the eval of ``model_dir`` on ``eval``; return the job id (None when disabled)."""
-        if not self.settings.enabled:
-            return None
+        if not self.settings.enabled or not is_main_process():
+            return None  # under a launcher, rank 0 enqueues
         if self.conn is None:
             log.warning("no Redis connection: eval job for %s NOT enqueued (set REDIS_URL)", name)
             return None

@@ -178,9 +178,9 @@ def run_cold_start(config: TrainConfig, run_dir: RunDir, items: list[QAItem]) ->
     trainer = SFTTrainer(
         model=model_path, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer
     )
-    trainer.train()
-    staging = target.with_name(target.name + ".partial")
-    trainer.save_model(str(staging))
-    tokenizer.save_pretrained(str(staging))
-    staging.rename(target)  # a killed SFT never leaves a half-written model that looks finished
+    trainer.train()  # under a launcher: data-parallel SFT over every rank
+    from zerosearch.trainer.ranked import publish_model  # imports transformers: on use, as above
+
+    # A killed SFT never leaves a half-written model that looks finished; rank 0 writes.
+    publish_model(trainer, tokenizer, target)
     return target

@@ -27,6 +27,7 @@ from zerosearch.common.errors import ConfigError
 from zerosearch.common.search.factory import BackendOptions
 from zerosearch.trainer.algorithms import ALGORITHMS, algorithm_settings
 from zerosearch.trainer.curriculum import Curriculum, CurriculumKind
+from zerosearch.trainer.memory import LoraSettings
 
 __all__ = [
     "ColdStartConfig",
@@ -150,6 +151,25 @@ class TrainConfig(BaseModel):
     vllm_gpu_memory_utilization: float = Field(default=0.3, gt=0.0, le=1.0, description="vLLM memory share.")
     gradient_checkpointing: bool = Field(default=False, description="Trade compute for memory.")
     bf16: bool = Field(default=False, description="bfloat16 training (GPU).")
+    # Scale-out and memory (docs/scaling.md).
+    processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Ranks the job starts on its machine (1: in-process; under torchrun the launcher's count rules).",
+    )
+    accelerate_config: Path | None = Field(
+        default=None,
+        description="accelerate config the ranks start with (configs/accelerate/: DeepSpeed, FSDP); default: torchrun, DDP.",
+    )
+    vllm_mode: Literal["colocate", "server"] = Field(
+        default="colocate",
+        description="colocate: vLLM inside each rank; server: `trl vllm-serve` on its own GPUs.",
+    )
+    vllm_server_url: str | None = Field(
+        default=None, description="Base URL of `trl vllm-serve` (vllm_mode: server), e.g. http://vllm:8001."
+    )
+    lora: LoraSettings = Field(default_factory=LoraSettings, description="Train LoRA adapters (PEFT).")
 
     @field_validator("algorithm")
     @classmethod
@@ -192,6 +212,10 @@ class TrainConfig(BaseModel):
             raise ValueError(
                 f"micro_batch_size ({micro}) must divide prompts_per_step × num_generations ({rollouts}) "
                 f"and be a multiple of num_generations ({self.num_generations})"
+            )
+        if self.vllm_mode == "server" and not (self.use_vllm and self.vllm_server_url):
+            raise ValueError(
+                "vllm_mode: server needs use_vllm: true and vllm_server_url (the `trl vllm-serve` URL)"
             )
         return self
 

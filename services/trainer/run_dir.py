@@ -11,6 +11,10 @@
 
 A restarted or resubmitted job with the same config resumes from the newest complete checkpoint:
 the optimizer, the step and therefore the curriculum (a pure function of the step) continue.
+
+Under a launcher (torchrun / accelerate launch) only rank 0 locks, writes the snapshot and trims the
+metrics; the other ranks get rank 0's decision (the checkpoint to resume from, or its error). A run's
+world size is part of its snapshot, so a checkpoint resumes only with the same number of ranks.
 """
 
 from __future__ import annotations
@@ -25,21 +29,39 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from zerosearch.common.errors import ConfigError
+from zerosearch.trainer.distributed import (
+    barrier,
+    broadcast_from_main,
+    current_ranks,
+    init_distributed,
+    run_on_main,
+)
 
-__all__ = ["RunDir", "checkpoint_step"]
+__all__ = ["HeldByRankZero", "RunDir", "checkpoint_step"]
 
 log = logging.getLogger(__name__)
 
 _LOCK_NAME = ".lock"
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 # Fields that may change between a run and its resumption without changing what is trained.
-_RESUMABLE_CHANGES = frozenset({"resume", "eval", "simulator_url", "search_retry", "checkpoint_interval"})
+# ``processes`` only says how many ranks a job starts; the ranks that trained are ``world_size``.
+_RESUMABLE_CHANGES = frozenset(
+    {"resume", "eval", "simulator_url", "search_retry", "checkpoint_interval", "processes"}
+)
+_WORLD_SIZE = "world_size"
 
 
 def checkpoint_step(path: Path) -> int | None:
     """The step of a ``checkpoint-<step>`` folder, else None."""
     match = _CHECKPOINT.match(path.name)
     return int(match.group(1)) if match else None
+
+
+class HeldByRankZero:
+    """What ranks other than 0 hold: rank 0 has the folder's lock for them."""
+
+    def release(self) -> None:
+        """Nothing to release on this rank."""
 
 
 @dataclass(frozen=True)
@@ -91,12 +113,18 @@ class RunDir:
         checkpoints = self.checkpoints()
         return checkpoints[-1] if checkpoints else None
 
-    def lock(self) -> FileLock:
-        """Hold the folder for this process; refuse when another live process trains in it.
+    def lock(self) -> FileLock | HeldByRankZero:
+        """Hold the folder for this run; refuse when another live process trains in it.
 
         An OS file lock (flock) is released when its process dies, so a crashed or killed worker never
         leaves a stale lock, while an orphaned RQ work horse that still trains keeps the folder busy.
+        Under a launcher, rank 0 holds it for every rank (the others get a stand-in, or rank 0's error).
         """
+        init_distributed()
+        held = run_on_main(self._lock_here)
+        return held if held is not None else HeldByRankZero()
+
+    def _lock_here(self) -> FileLock:
         self._refuse_foreign()
         self.root.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.root / _LOCK_NAME))
@@ -111,9 +139,18 @@ class RunDir:
     def prepare(self, snapshot: dict[str, Any], *, resume: str) -> Path | None:
         """Create or reopen the folder; return the checkpoint to resume from (None: a fresh start).
 
-        A folder that holds another run (a different config) is never reused, and ``resume: never``
-        refuses any folder that already holds a run.
+        A folder that holds another run (a different config, or another number of ranks) is never
+        reused, and ``resume: never`` refuses any folder that already holds a run. Rank 0 decides; every
+        rank gets the same answer.
         """
+        world = current_ranks().world_size
+        if world > 1:  # single-process snapshots stay as they were, so older runs still resume
+            snapshot = {**snapshot, _WORLD_SIZE: world}
+        chosen = run_on_main(lambda: self._prepare_here(snapshot, resume=resume))
+        found = broadcast_from_main(str(chosen) if chosen is not None else None)
+        return Path(found) if found is not None else None
+
+    def _prepare_here(self, snapshot: dict[str, Any], *, resume: str) -> Path | None:
         if self.config_file.is_file():
             if resume == "never":
                 raise ConfigError(
@@ -154,7 +191,15 @@ class RunDir:
             )
 
     def trim_metrics(self, last_step: int) -> None:
-        """Drop metric lines after ``last_step`` (steps a killed run did past its last checkpoint)."""
+        """Drop metric lines after ``last_step`` (steps a killed run did past its last checkpoint).
+
+        Rank 0 writes; the others wait for it.
+        """
+        if current_ranks().is_main:
+            self._trim_here(last_step)
+        barrier()
+
+    def _trim_here(self, last_step: int) -> None:
         if not self.metrics_file.is_file():
             return
         kept = []
