@@ -3,12 +3,14 @@
 Stages (each timed):
   1. start a real Redis (embedded unless REDIS_URL), the simulator (bundled model) and one trainer and one
      evaluator worker as child processes; wait on /readyz and worker heartbeats;
-  2. show the simulator: a few real searches at different noise levels;
+  2. show the idea: the same query in useful mode (question and answer given) and in noisy mode, side by
+     side, and the curriculum's noise schedule (step → p) for this run's steps;
   3. evaluate the untrained policy on a held-out slice (bm25 over the local corpus = the "real engine");
   4. submit a training job (cold-start SFT, then GRPO with curriculum noise against the simulator); its
      final checkpoint enqueues an eval job by itself — training → evaluation with nobody in between;
   5. print the before/after table and where plots and reports are.
-Every child is stopped on success, failure and Ctrl-C.
+Inputs (data files, models, config, Redis, port) are checked before anything starts; every child is
+stopped on success, failure and Ctrl-C.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import redis
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -35,10 +36,12 @@ from zerosearch.common.config_file import read_config_file
 from zerosearch.common.connection import EmbeddedRedis, connect, free_port
 from zerosearch.common.errors import ConfigError, DatasetError, ServerError
 from zerosearch.common.log import make_console
+from zerosearch.common.preflight import require_data, require_model, require_port_free, require_redis
 from zerosearch.common.processes import Supervisor, zerosearch_command
 from zerosearch.common.settings import get_common_settings
 from zerosearch.evaluator.config import build_eval_config
 from zerosearch.evaluator.jobs import submit_eval
+from zerosearch.showcase import fetch_showcase, schedule_table, searches_table
 from zerosearch.trainer.callbacks import eval_payload
 from zerosearch.trainer.config import EvalAfterCheckpoint, parse_train_config
 from zerosearch.trainer.jobs import submit_train
@@ -49,6 +52,7 @@ log = logging.getLogger(__name__)
 console = make_console()
 
 _ROOT = Path(__file__).resolve().parents[1]
+_SIMULATOR_MODEL = "smollm2-135m"
 _FINAL = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED}
 
 
@@ -121,24 +125,12 @@ def split_heldout(
     return eval_files, train_files
 
 
-def show_searches(url: str, count: int, k: int = 3) -> None:
-    """A few real searches at different noise levels (``k`` documents, the training top_k), printed as the
-    policy sees them."""
-    queries = ["who wrote moby dick", "capital of australia", "when did the berlin wall fall"]
-    noises = [0.0, 1.0, 0.5]
-    with httpx.Client(timeout=300.0) as client:
-        for i in range(count):
-            query, noise = queries[i % len(queries)], noises[i % len(noises)]
-            body = (
-                client.get(f"{url}/search", params={"q": query, "noise": noise, "seed": i, "k": k})
-                .raise_for_status()
-                .json()
-            )
-            console.print(
-                f"[bold]q[/bold]={query!r} noise={noise} → mode=[cyan]{body['mode']}[/cyan] "
-                f"{len(body['documents'])} docs, {body['latency_ms']:.0f} ms"
-            )
-            console.print(body["formatted"], highlight=False, markup=False)
+def show_idea(url: str, count: int, schedule: list[tuple[int, float]], kind: str, k: int = 3) -> None:
+    """The simulator's two modes side by side for ``count`` queries (``k`` documents, the training top_k),
+    then the curriculum's noise schedule of this run."""
+    if count:
+        console.print(searches_table(fetch_showcase(url, count, k=k)))
+    console.print(schedule_table(schedule, kind=kind))
 
 
 def _follow(
@@ -269,25 +261,17 @@ def _print_report(before: dict[str, Any], after: dict[str, Any], out: Path, stag
 
 def main(options: DemoOptions) -> int:
     """Run the demo; returns 0 on success (errors propagate as ZeroSearchError for the CLI)."""
-    settings = get_common_settings()
-    if settings.data_dir is None:
-        raise ConfigError(
-            "no local data: data/ is missing from the checkout; set ZEROSEARCH_DATA_DIR to a folder with qa/ and corpus/",
-            param="data_dir",
-        )
     config = read_config_file(options.config)  # a missing or malformed file fails before anything starts
+    port = options.port or free_port()
     out = (options.out or Path("runs") / "demo" / time.strftime("%Y%m%d-%H%M%S")).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    train = _check_inputs(options, config, port, out)
+    schedule = _schedule(train)
     stages = _Stages()
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM cleans up like Ctrl-C
     try:
-        with _services(options, out, stages) as (conn, sim_url):
-            with stages.stage("simulator: real searches at noise 0, 1, 0.5"):
-                show_searches(sim_url, options.searches)
-            eval_files, train_files = split_heldout(
-                Path(settings.data_dir), out, options.heldout, options.train_questions, options.seed
-            )
-            train = _train_payload(options, config, sim_url, out, train_files, eval_files)
+        with _services(port, out, stages) as conn:
+            with stages.stage("the idea: useful vs noisy search, and the noise curriculum"):
+                show_idea(f"http://127.0.0.1:{port}", options.searches, *schedule)
             with stages.stage("baseline: evaluate the untrained policy"):
                 before = _baseline(conn, train, out, options.timeout_s)
             with stages.stage("train: cold start + GRPO, then its eval job"):
@@ -299,13 +283,37 @@ def main(options: DemoOptions) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _check_inputs(options: DemoOptions, config: dict[str, Any], port: int, out: Path) -> dict[str, Any]:
+    """Everything the demo needs, checked before it starts a process: data files, the models, the training
+    config, Redis and the simulator port. Writes the held-out/train split; returns the training payload."""
+    settings = get_common_settings()
+    data_dir = require_data(settings.data_dir, options.heldout, corpus=True)
+    if options.port:
+        require_port_free("127.0.0.1", port)
+    require_model(_SIMULATOR_MODEL)
+    if settings.redis_url:
+        require_redis(settings.redis_url)
+    out.mkdir(parents=True, exist_ok=True)
+    eval_files, train_files = split_heldout(
+        data_dir, out, options.heldout, options.train_questions, options.seed
+    )
+    train = _train_payload(options, config, f"http://127.0.0.1:{port}", out, train_files, eval_files)
+    require_model(str(train.get("model") or _SIMULATOR_MODEL))
+    return train
+
+
+def _schedule(train: dict[str, Any]) -> tuple[list[tuple[int, float]], str]:
+    """The run's curriculum as (step, p) pairs, and its kind."""
+    parsed = parse_train_config(train, source="demo")
+    return parsed.curriculum_schedule().schedule(), str(parsed.curriculum.kind)
+
+
 @contextmanager
-def _services(options: DemoOptions, out: Path, stages: _Stages) -> Iterator[tuple[redis.Redis, str]]:
+def _services(port: int, out: Path, stages: _Stages) -> Iterator[redis.Redis]:
     settings = get_common_settings()
     console.rule("[bold]start Redis, simulator and workers")
     embedded = None if settings.redis_url else EmbeddedRedis(parent=out / "redis").start()
     redis_url = settings.redis_url or embedded.url  # type: ignore[union-attr]
-    port = options.port or free_port()
     sim_url = f"http://127.0.0.1:{port}"
     env = {
         "REDIS_URL": redis_url,
@@ -322,7 +330,7 @@ def _services(options: DemoOptions, out: Path, stages: _Stages) -> Iterator[tupl
                 "--port",
                 str(port),
                 "--model",
-                "smollm2-135m",
+                _SIMULATOR_MODEL,
                 "--max-new-tokens",
                 "96",
             ]
@@ -337,7 +345,7 @@ def _services(options: DemoOptions, out: Path, stages: _Stages) -> Iterator[tupl
             sup.wait_worker(evaluator, conn, "eval")
             stages.times["start Redis, simulator and workers"] = time.perf_counter() - start
             console.print(f"simulator {sim_url} · Redis {redis_url} · logs {out / 'logs'}")
-            yield conn, sim_url
+            yield conn
             conn.close()
     finally:
         if embedded is not None:

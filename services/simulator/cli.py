@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from zerosearch.common.models import resolve_model
+from zerosearch.common.preflight import require_port_free
 from zerosearch.simulator.settings import get_simulator_settings
 
 __all__ = ["app", "serve_main"]
@@ -22,8 +23,9 @@ def serve_main(settings) -> int:  # type: ignore[no-untyped-def]
     from zerosearch.simulator.app import create_app
     from zerosearch.simulator.engines.factory import create_engine
 
-    # Build the engine (and resolve the model) before uvicorn starts, so a missing vLLM or a wrong model
-    # is one red line from the CLI instead of a failed application start-up.
+    # A taken port, a missing vLLM or a wrong model is one red line from the CLI before the model loads,
+    # instead of a failed application start-up after it.
+    require_port_free(settings.host, settings.port)
     if settings.engine != "openai":
         resolve_model(settings.model)
     engine = create_engine(settings)
