@@ -5,6 +5,12 @@
 | client | path | module |
 |---|---|---|
 | ReCall / FlashRAG retriever | ``POST /recall/search`` | ``recall`` |
+| SerpAPI (``serpapi`` client) | ``GET /serpapi/search`` | ``serpapi`` |
+| Serper | ``POST /serper/search`` | ``serper`` |
+| Tavily (``tavily-python``) | ``POST /tavily/search`` | ``tavily`` |
+| Brave Search | ``GET /brave/res/v1/web/search`` | ``brave`` |
+
+Search-R1 / SkyRL keep ``POST /retrieve`` (our own routes).
 """
 
 from __future__ import annotations
@@ -14,12 +20,12 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from zerosearch.simulator.compat import recall
+from zerosearch.simulator.compat import brave, recall, serpapi, serper, tavily
 
 __all__ = ["register_compat"]
 
 
 def register_compat(app: FastAPI, dependencies: Sequence[Any] = ()) -> None:
     """Add every compatibility router to ``app``, behind ``dependencies`` (the API-key guard when set)."""
-    for module in (recall,):
+    for module in (recall, serpapi, serper, tavily, brave):
         app.include_router(module.router, dependencies=list(dependencies))

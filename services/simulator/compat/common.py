@@ -29,7 +29,9 @@ __all__ = [
     "SimulationHeaders",
     "merge_extras",
     "result_link",
+    "served_as",
     "simulate",
+    "simulate_many",
 ]
 
 LINK_HOST = "simulated.zerosearch.invalid"
@@ -89,9 +91,22 @@ def merge_extras(params: SimulationExtras, headers: SimulationHeaders | None = N
 
 async def simulate(service: SimulatorService, query: str, k: int, extras: SimulationExtras) -> SearchResponse:
     """One simulated search call through the service (cache, noise draw, engine batch)."""
-    values = extras.model_dump(exclude_none=True)
-    [response] = await service.search_many([SearchParams(q=query, k=k, **values)])
+    [response] = await simulate_many(service, [(query, k, extras)])
     return response
+
+
+async def simulate_many(
+    service: SimulatorService, calls: list[tuple[str, int, SimulationExtras]]
+) -> list[SearchResponse]:
+    """Several calls ``(query, k, extras)`` generated as one engine batch, answers in call order."""
+    items = [SearchParams(q=q, k=k, **extras.model_dump(exclude_none=True)) for q, k, extras in calls]
+    return await service.search_many(items)
+
+
+def served_as(response: SearchResponse) -> dict[str, str | bool | None]:
+    """How a call was served (mode, cached, model, warning): the ``zerosearch`` block of the answers."""
+    mode = response.mode.value if isinstance(response.mode, Mode) else str(response.mode)
+    return {"mode": mode, "cached": response.cached, "model": response.model, "warning": response.warning}
 
 
 def result_link(query: str, document: Document) -> str:
