@@ -7,6 +7,12 @@ Two styles (method.md, "The simulator"):
   answer when given, and ends with ``Useful Output:`` / ``Noisy Output:``. The simulation-tuning pipeline
   builds its SFT pairs with exactly these functions: ``build_messages(...)`` → prompt and
   ``build_completion(documents)`` → target.
+- ``released``: the exact input the released ``Alibaba-NLP/Simulation_LLM_*_V2`` weights were fine-tuned
+  on (reference code: ``search_simulate_sft`` in ``llm_agent/generation.py`` of Alibaba-NLP/ZeroSearch,
+  method.md "Facts for GPU-scale runs"): an *empty* system turn, then one user turn of fixed lines that
+  always ask for "five" documents, ending with ``Useful Output:`` / ``Noisy Output:`` and a newline. The
+  output is post-processed as the reference does: blank lines become single newlines, then it is cut at
+  ``Doc {k+1}`` (:func:`postprocess_released`). Chosen automatically for those hub ids.
 - ``prompt-only``: for untuned instruct models such as the bundled SmolLM2-135M-Instruct. A system line,
   a one-shot demonstration of five ``Doc i:`` documents (useful or noisy), then the query; the noisy
   variant omits question and answer (as in the paper). The assistant turn is pre-filled with ``Doc 1:``
@@ -19,6 +25,7 @@ Two styles (method.md, "The simulator"):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -33,6 +40,8 @@ __all__ = [
     "build_completion",
     "build_messages",
     "build_prompt",
+    "is_released_simulator",
+    "postprocess_released",
 ]
 
 
@@ -50,6 +59,17 @@ class PromptStyle(StrEnum):
     """The fine-tuned simulator prompt (simulation-tuned models)."""
     PROMPT_ONLY = "prompt-only"
     """One-shot demonstration prompt for untuned instruct models (the bundled default)."""
+    RELEASED = "released"
+    """The input format the released ``Alibaba-NLP/Simulation_LLM_*_V2`` weights were tuned on."""
+
+
+_RELEASED_MODEL = re.compile(r"(?:^|/)Simulation_LLM_[A-Za-z0-9]+_[0-9.]+B_V2/?$", re.IGNORECASE)
+
+
+def is_released_simulator(model: str) -> bool:
+    """True for the released simulators, e.g. ``Alibaba-NLP/Simulation_LLM_google_14B_V2`` (or a local copy
+    whose folder keeps that name)."""
+    return bool(_RELEASED_MODEL.search(model.strip()))
 
 
 @dataclass(frozen=True)
@@ -168,6 +188,38 @@ def _tuned_message(query: str, mode: Mode, question: str | None, answer: str | N
     return " ".join(parts) + f"\n\nQuery: {query}\n\n{label} Output:"
 
 
+def _released_message(query: str, mode: Mode, question: str | None, answer: str | None) -> str:
+    """The released simulators' user turn, line by line as in their fine-tuning data.
+
+    "five" is literal whatever k is (the weights were tuned on it; extra documents are cut afterwards).
+    The reference always knows the question; without one, its line is left out rather than invented.
+    """
+    label = mode.value  # "useful" / "noisy"
+    lines = [
+        "You are the Google search engine.",
+        f"Given a query, you need to generate five {label} documents for the query.",
+        "",
+    ]
+    if question:
+        lines.append(
+            f'The user is trying to answer the question: "{question}" whose answer is {answer or ""}.'
+        )
+    lines += [
+        f"Each document should contain about 30 words, and these documents should contain {label} information.",
+        "",
+        f"Query: {query}",
+        f"{label.capitalize()} Output:",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def postprocess_released(text: str, k: int) -> str:
+    """The reference's post-processing of a released simulator's output: blank lines → single newlines,
+    then everything from ``Doc {k+1}`` on is cut."""
+    return text.replace("\n\n", "\n").split(f"Doc {k + 1}")[0]
+
+
 def build_messages(
     query: str,
     mode: Mode | str,
@@ -181,6 +233,11 @@ def build_messages(
     mode, style = Mode(mode), PromptStyle(style)
     if style is PromptStyle.TUNED:
         return [{"role": "user", "content": _tuned_message(query, mode, question, answer, k)}]
+    if style is PromptStyle.RELEASED:
+        return [
+            {"role": "system", "content": ""},
+            {"role": "user", "content": _released_message(query, mode, question, answer)},
+        ]
     demo_user = _user_message(_DEMO_QUERY, mode, _DEMO_QUESTION, _DEMO_ANSWER, len(_DEMO_DOCUMENTS[mode]))
     return [
         {"role": "system", "content": _SYSTEM},
@@ -199,7 +256,7 @@ def build_prompt(
     k: int = DEFAULT_TOP_K,
     style: PromptStyle | str = PromptStyle.PROMPT_ONLY,
 ) -> SimulationPrompt:
-    """Messages plus the assistant prefix: ``Doc 1:`` for prompt-only, nothing for the tuned prompt."""
+    """Messages plus the assistant prefix: ``Doc 1:`` for prompt-only, nothing for the tuned/released ones."""
     style = PromptStyle(style)
     messages = build_messages(query, mode, question=question, answer=answer, k=k, style=style)
     return SimulationPrompt(messages=messages, prefix="Doc 1:" if style is PromptStyle.PROMPT_ONLY else "")

@@ -58,6 +58,12 @@ class SearchParams(BaseModel):
         default=None, ge=0, le=MAX_SEED, description="Makes the noise draw and the sampling reproducible."
     )
     mode: Mode | None = Field(default=None, description="Force useful or noisy; skips the noise draw.")
+    cache: bool = Field(
+        default=False,
+        description="Serve and store this call through the cache even without a seed (identical calls "
+        "then share documents). Unseeded calls are otherwise sampled fresh every time; seeded ones are "
+        "always cached.",
+    )
 
     @field_validator("q")
     @classmethod

@@ -6,6 +6,11 @@
 Noise follows the paper: one draw per search call, with probability ``noise`` the whole call is noisy;
 all k documents share the mode. The draw uses ``random.Random(seed)`` when a seed is given (so it is
 reproducible) and happens before the cache lookup (so the cache never changes the noisy rate).
+
+Unseeded calls are sampled fresh every time, as in the paper (every rollout search is a new sample): they
+are never looked up, stored or merged with identical calls of the same batch, so the rollouts of a GRPO
+group that issue the same query see different documents. Seeded calls, and calls that ask for the cache
+(``cache: true``), are cached and identical ones in a batch are generated once.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from zerosearch.simulator.cache import ResponseCache, cache_key
 from zerosearch.simulator.engines.base import Engine, Generation, GenerationRequest
 from zerosearch.simulator.metrics import SimulatorMetrics
 from zerosearch.simulator.parsing import parse_documents
-from zerosearch.simulator.prompts import Mode, build_prompt
+from zerosearch.simulator.prompts import Mode, PromptStyle, build_prompt, postprocess_released
 from zerosearch.simulator.schemas import (
     RetrieveDocument,
     RetrieveHit,
@@ -33,7 +38,7 @@ from zerosearch.simulator.schemas import (
 )
 from zerosearch.simulator.settings import SimulatorSettings
 
-__all__ = ["SimulatorService", "draw_mode"]
+__all__ = ["SimulatorService", "cacheable", "draw_mode"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,11 @@ def draw_mode(params: SearchParams) -> Mode:
         return params.mode
     rng = random.Random(params.seed) if params.seed is not None else _SYSTEM_RANDOM
     return Mode.NOISY if rng.random() < params.noise else Mode.USEFUL
+
+
+def cacheable(params: SearchParams) -> bool:
+    """True when the call may be served from / stored in the cache: seeded, or ``cache`` asked for."""
+    return params.seed is not None or params.cache
 
 
 class SimulatorService:
@@ -68,15 +78,15 @@ class SimulatorService:
         )  # fmt: skip
 
     def _request(self, params: SearchParams, mode: Mode) -> GenerationRequest:
+        style = self.settings.prompt_style
         prompt = build_prompt(
-            params.q, mode, question=params.question, answer=params.answer, k=params.k,
-            style=self.settings.prompt_style,
-        )  # fmt: skip
+            params.q, mode, question=params.question, answer=params.answer, k=params.k, style=style
+        )
+        # The released simulators' reference cuts at "Doc {k+1}"; the others stop at a header of it.
+        after = f"Doc {params.k + 1}"
+        stop = (after,) if style is PromptStyle.RELEASED else (f"{after}:", f"{after} ")
         return GenerationRequest(
-            prompt=prompt,
-            max_new_tokens=self.settings.new_tokens_for(params.k),
-            seed=params.seed,
-            stop=(f"Doc {params.k + 1}:", f"Doc {params.k + 1} "),
+            prompt=prompt, max_new_tokens=self.settings.new_tokens_for(params.k), seed=params.seed, stop=stop
         )
 
     async def search_many(self, items: list[SearchParams]) -> list[SearchResponse]:
@@ -88,10 +98,11 @@ class SimulatorService:
             )
         start = time.perf_counter()
         modes = [draw_mode(p) for p in items]
-        keys = [self._key(p, m) for p, m in zip(items, modes, strict=True)]
-        hits = await self.cache.get_many(keys)
+        keys = [self._key(p, m) if cacheable(p) else None for p, m in zip(items, modes, strict=True)]
+        looked_up = [i for i, key in enumerate(keys) if key is not None]
+        hits = await self.cache.get_many([keys[i] for i in looked_up])  # type: ignore[misc]
         results: list[SearchResponse | None] = [None] * len(items)
-        for i, hit in enumerate(hits):
+        for i, hit in zip(looked_up, hits, strict=True):
             if hit is not None:
                 results[i] = SearchResponse.model_validate({**hit, "cached": True, "latency_ms": 0.0})
         misses = [i for i, r in enumerate(results) if r is None]
@@ -108,16 +119,15 @@ class SimulatorService:
         self,
         items: list[SearchParams],
         modes: list[Mode],
-        keys: list[str],
+        keys: list[str | None],
         misses: list[int],
         results: list[SearchResponse | None],
     ) -> None:
-        # Identical calls in one batch are generated once: seeded ones would come out the same anyway, and
-        # with the cache on an unseeded repeat would be a cache hit a moment later.
+        # Identical cacheable calls in one batch are generated once (they would share the cached answer a
+        # moment later anyway); every unseeded call is its own fresh sample.
         groups: dict[str, list[int]] = {}
         for i in misses:
-            same = keys[i] if items[i].seed is not None or self.cache.enabled else str(i)
-            groups.setdefault(same, []).append(i)
+            groups.setdefault(keys[i] or f"fresh:{i}", []).append(i)
         leaders = [members[0] for members in groups.values()]
         requests = [self._request(items[i], modes[i]) for i in leaders]
         try:
@@ -133,14 +143,19 @@ class SimulatorService:
             response = self._respond(items[members[0]], modes[members[0]], request, out)
             for i in members:
                 results[i] = response.model_copy(deep=True)
-            stores[keys[members[0]]] = response.model_dump(mode="json")
+            key = keys[members[0]]
+            if key is not None:
+                stores[key] = response.model_dump(mode="json")
         await self.cache.set_many(stores)
 
     def _respond(
         self, params: SearchParams, mode: Mode, request: GenerationRequest, out: Generation
     ) -> SearchResponse:
         """Parse the generation into documents; fewer than k is reported, never padded."""
-        docs = parse_documents(out.text, params.k, truncated=out.truncated, prefix=request.prompt.prefix)
+        text = out.text
+        if self.settings.prompt_style is PromptStyle.RELEASED:
+            text = postprocess_released(text, params.k)
+        docs = parse_documents(text, params.k, truncated=out.truncated, prefix=request.prompt.prefix)
         warning = None
         if len(docs) < params.k:
             self.metrics.shortfalls.inc()

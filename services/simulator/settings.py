@@ -18,19 +18,23 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from zerosearch.common.defaults import (
     BUNDLED_MODEL_ALIAS,
     CACHE_TTL_S,
+    MAX_TOP_K,
     MODEL_CARD_FILE,
     SIMULATOR_PORT,
     SIMULATOR_TEMPERATURE,
 )
 from zerosearch.common.errors import ConfigError
 from zerosearch.common.settings import CommonSettings
-from zerosearch.simulator.prompts import PromptStyle
+from zerosearch.simulator.prompts import PromptStyle, is_released_simulator
 
-__all__ = ["EngineName", "SimulatorSettings", "get_simulator_settings"]
+__all__ = ["TOKENS_PER_DOCUMENT", "EngineName", "SimulatorSettings", "get_simulator_settings"]
 
 log = logging.getLogger(__name__)
 
 EngineName = Literal["transformers", "vllm", "openai"]
+
+TOKENS_PER_DOCUMENT = 120
+"""Default new-token budget a document: the reference asks 600 new tokens for its 5 documents."""
 
 
 class SimulatorSettings(CommonSettings):
@@ -45,7 +49,9 @@ class SimulatorSettings(CommonSettings):
     engine: EngineName = Field(default="transformers", description="transformers, vllm or openai.")
     prompt_style: PromptStyle = Field(
         default=PromptStyle.PROMPT_ONLY,
-        description="prompt-only (untuned instruct models, the default) or tuned (simulation-tuned models).",
+        description="prompt-only (untuned instruct models, the default), tuned (models tuned by `zerosearch "
+        "sft`) or released (the input format of Alibaba-NLP/Simulation_LLM_*_V2; chosen automatically for "
+        "those models).",
     )
     api_key: SecretStr | None = Field(
         default=None, description="When set, every endpoint but /healthz requires this key."
@@ -56,14 +62,20 @@ class SimulatorSettings(CommonSettings):
         default=SIMULATOR_TEMPERATURE, ge=0.0, le=2.0, description="Sampling temperature; 0 = greedy."
     )
     max_new_tokens: int = Field(
-        default=600, ge=1, le=4096, description="Upper bound on new tokens per search call (paper: ~600)."
+        default=TOKENS_PER_DOCUMENT * MAX_TOP_K,
+        ge=1,
+        le=8192,
+        description="Upper bound on new tokens per search call, whatever k (default: k = "
+        f"{MAX_TOP_K} documents of {TOKENS_PER_DOCUMENT} tokens).",
     )
     tokens_per_document: int = Field(
-        default=40,
+        default=TOKENS_PER_DOCUMENT,
         ge=1,
         le=512,
-        description="New-token budget per requested document; a call gets min(max_new_tokens, this * k), "
-        "so k=5 generates at most 200 tokens (~30 words a document) on CPU.",
+        description="New-token budget per requested document; a call gets min(max_new_tokens, this * k). "
+        "The default is the reference's 600 new tokens for 5 documents: room for a ~30-word document and its "
+        "`Doc i: (Title: ...)` header with margin, so the k-th document is never cut by the budget. "
+        "Generation stops earlier at end-of-sequence or at `Doc k+1`.",
     )
     max_batch_size: int = Field(default=16, ge=1, le=512, description="Most requests generated together.")
     batch_wait_ms: float = Field(
@@ -120,7 +132,7 @@ class SimulatorSettings(CommonSettings):
         # user chose a style, and warn when the choice contradicts the folder.
         card = Path(self.model).expanduser() / MODEL_CARD_FILE
         if not card.is_file():
-            return self
+            return self._style_of_a_released_model()
         try:
             tuned = PromptStyle(json.loads(card.read_text()).get("prompt_style"))
         except (ValueError, OSError) as exc:
@@ -132,6 +144,20 @@ class SimulatorSettings(CommonSettings):
                 "%s was tuned for prompt style %r but %r was asked for",
                 self.model,
                 tuned.value,
+                self.prompt_style.value,
+            )
+        return self
+
+    def _style_of_a_released_model(self) -> SimulatorSettings:
+        # The released simulators only know the input they were tuned on (method.md).
+        if not is_released_simulator(self.model):
+            return self
+        if "prompt_style" not in self.model_fields_set:
+            self.prompt_style = PromptStyle.RELEASED
+        elif self.prompt_style is not PromptStyle.RELEASED:
+            log.warning(
+                "%s was tuned on the 'released' prompt style but %r was asked for: its documents will suffer",
+                self.model,
                 self.prompt_style.value,
             )
         return self

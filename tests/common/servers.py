@@ -16,7 +16,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-__all__ = ["Call", "JSONServer", "StandInSimulator", "serve"]
+from zerosearch.common.errors import EngineError
+from zerosearch.simulator.engines.base import Engine, Generation, GenerationRequest
+from zerosearch.simulator.settings import SimulatorSettings
+
+__all__ = ["Call", "FakeEngine", "JSONServer", "StandInSimulator", "serve"]
 
 
 @dataclass
@@ -132,3 +136,35 @@ class StandInSimulator:
     def routes(self) -> dict[tuple[str, str], Route]:
         """The route table to :func:`serve`."""
         return {("POST", "/search"): self.search, ("GET", "/readyz"): lambda call: (200, {"status": "ready"})}
+
+
+Writer = Callable[[GenerationRequest], "str | tuple[str, bool]"]
+
+
+class FakeEngine(Engine):
+    """A simulator engine at the engine seam: ``write(request)`` returns the text (and whether the token
+    budget cut it); the real app, service, parser and cache run around it. ``fail_batches`` makes every
+    engine batch of more than one request fail."""
+
+    name = "fake"
+
+    def __init__(self, settings: SimulatorSettings, write: Writer) -> None:
+        super().__init__(settings)
+        self.write = write
+        self.fail_batches = False
+        self.batches: list[list[GenerationRequest]] = []
+
+    async def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
+        """Record the batch, then write each request."""
+        self.batches.append(list(requests))
+        if self.fail_batches and len(requests) > 1:
+            raise EngineError("fake engine: batch failed")
+        outputs = []
+        for request in requests:
+            out = self.write(request)
+            text, truncated = out if isinstance(out, tuple) else (out, False)
+            outputs.append(Generation(text, 0, len(text.split()), truncated))
+        return outputs
+
+    async def check(self) -> None:
+        """Always ready."""

@@ -67,11 +67,11 @@ def test_repeated_seeded_call_is_a_cache_hit(client: httpx.Client) -> None:
 
 
 def test_noisy_rate_within_binomial_tolerance(client: httpx.Client) -> None:
-    # Unseeded calls of one query: the draw is random per call, and after the first useful and the first
-    # noisy generation every call is a cache hit, so 300 draws cost two generations. This also shows the
-    # draw happens before the cache lookup (cached answers keep the requested noisy rate).
+    # Unseeded calls of one query that ask for the cache: the draw is random per call, and identical
+    # cacheable calls of a batch share one generation per mode, so 300 draws cost two generations. This
+    # also shows the draw happens before the cache lookup (cached answers keep the requested noisy rate).
     n, p = 300, 0.3
-    body = {"requests": [{"q": "speed of light", "noise": p, "k": 1} for _ in range(n)]}
+    body = {"requests": [{"q": "speed of light", "noise": p, "k": 1, "cache": True} for _ in range(n)]}
     response = client.post("/search", json=body)
     assert response.status_code == 200, response.text
     results = response.json()["results"]

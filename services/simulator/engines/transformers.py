@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
+import secrets
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import LogitsProcessor, StoppingCriteria
 
 from zerosearch.common.errors import EngineError
-from zerosearch.simulator.engines.base import Engine, Generation, GenerationRequest
 from zerosearch.common.models import load_causal_lm
+from zerosearch.simulator.engines.base import Engine, Generation, GenerationRequest
 from zerosearch.simulator.engines.batcher import MicroBatcher
 
 if TYPE_CHECKING:
@@ -85,7 +86,6 @@ def quantize_int8(model: Any) -> Any:
     weights make each step about twice as fast (bench/simulator.py). CPU only: the simulator is frozen, so
     nothing trains through these layers.
     """
-    import warnings
 
     if model.device.type != "cpu":
         raise EngineError(f"quantize=int8 runs on CPU only; the model is on {model.device}")
@@ -172,7 +172,8 @@ class TransformersEngine(Engine):
         texts = [r.prompt.render(tok) for r in requests]
         enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
         prompt_len = enc["input_ids"].shape[1]
-        seeds = [r.seed if r.seed is not None else random.getrandbits(63) for r in requests]
+        # Unseeded rows draw from the OS: never a replay of a process-wide RNG someone else seeded.
+        seeds = [r.seed if r.seed is not None else secrets.randbits(63) for r in requests]
         budgets = [r.max_new_tokens for r in requests]
         stopper = StopPerRow(tok, prompt_len, budgets, [r.stop for r in requests])
         with torch.inference_mode():
