@@ -41,6 +41,9 @@ SEARCH_RETRIES = 3
 SEARCH_BACKOFF_S = 0.5
 """First back-off between search attempts; doubles after each failure."""
 
+RETRY_MAX_WAIT_S = 30.0
+"""Longest single wait between two attempts; a longer ``Retry-After`` ends the retries (common.retry)."""
+
 CURRICULUM_BASE = 4.0
 """Base b of the exponential curriculum (the paper's value)."""
 

@@ -22,8 +22,10 @@ from typing import Any
 
 import httpx
 
+from zerosearch.common.defaults import SEARCH_RETRIES
 from zerosearch.common.errors import EngineError
 from zerosearch.common.models import load_causal_lm
+from zerosearch.common.retry import UPSTREAM_ERRORS, RetryPolicy, upstream_error
 from zerosearch.common.search.base import run_sync
 from zerosearch.tuning.config import LabelConfig
 
@@ -80,33 +82,36 @@ class HTTPJudge(Judge):
         api_key: str | None = None,
         timeout_s: float = 60.0,
         concurrency: int = 4,
-        retries: int = 2,
+        retries: int = SEARCH_RETRIES,
     ) -> None:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.timeout_s = timeout_s
         self.concurrency = concurrency
-        self.retries = retries
+        self.policy = RetryPolicy(retries=retries, what=f"judge request to {self.url}")
         self.unparsed = 0  # replies that were neither yes nor no (counted as noisy)
 
     async def _ask(self, client: httpx.AsyncClient, item: JudgeItem) -> str:
         payload = {"model": self.model, "messages": judge_messages(item), "temperature": 0.0, "max_tokens": 4}
-        error: Exception | None = None
-        for attempt in range(self.retries + 1):
-            try:
-                response = await client.post(self.url, json=payload, headers=self.headers)
-                if response.status_code >= 400:
-                    raise EngineError(
-                        f"judge endpoint {self.url} answered HTTP {response.status_code}: "
-                        f"{response.text[:200]}"
-                    )
-                return str(response.json()["choices"][0]["message"]["content"] or "")
-            except (httpx.HTTPError, EngineError, KeyError, IndexError, ValueError) as exc:
-                error = exc
-                if attempt < self.retries:
-                    await asyncio.sleep(0.5 * 2**attempt)
-        raise EngineError(f"judge endpoint {self.url} failed after {self.retries + 1} attempts: {error}")
+        attempts = 0
+
+        async def attempt() -> httpx.Response:
+            nonlocal attempts
+            attempts += 1
+            response = await client.post(self.url, json=payload, headers=self.headers)
+            return response.raise_for_status()
+
+        try:
+            response = await self.policy.acall(attempt)
+        except UPSTREAM_ERRORS as exc:
+            raise upstream_error(exc, "judge endpoint", EngineError, url=self.url, attempts=attempts) from exc
+        try:
+            return str(response.json()["choices"][0]["message"]["content"] or "")
+        except (ValueError, KeyError, IndexError, TypeError) as exc:  # the reply's shape, not our code
+            raise EngineError(
+                f"judge endpoint {self.url} answered an unknown shape: {response.text[:200]}"
+            ) from exc
 
     async def _ask_all(self, items: list[JudgeItem]) -> list[str]:
         limit = asyncio.Semaphore(self.concurrency)
@@ -120,22 +125,16 @@ class HTTPJudge(Judge):
 
     def check(self) -> None:
         """One probe verdict: an unreachable or broken endpoint raises EngineError naming the URL."""
+        payload = {
+            "model": self.model,
+            "messages": judge_messages(("probe", ["probe"], "probe", "probe")),
+            "max_tokens": 1,
+        }
         try:
             with httpx.Client(timeout=min(self.timeout_s, 30.0)) as client:
-                payload = {
-                    "model": self.model,
-                    "messages": judge_messages(("probe", ["probe"], "probe", "probe")),
-                    "max_tokens": 1,
-                }
-                response = client.post(self.url, json=payload, headers=self.headers)
-        except httpx.HTTPError as exc:
-            raise EngineError(
-                f"judge endpoint {self.url} is unreachable: {type(exc).__name__}: {exc}"
-            ) from exc
-        if response.status_code >= 400:
-            raise EngineError(
-                f"judge endpoint {self.url} answered HTTP {response.status_code}: {response.text[:200]}"
-            )
+                client.post(self.url, json=payload, headers=self.headers).raise_for_status()
+        except UPSTREAM_ERRORS as exc:
+            raise upstream_error(exc, "judge endpoint", EngineError, url=self.url) from exc
 
     def judge(self, items: list[JudgeItem]) -> list[bool]:
         """Ask the endpoint for every item; an unparseable reply counts as noisy (and is counted)."""

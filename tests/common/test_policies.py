@@ -41,7 +41,7 @@ def test_openai_policy_batches_prompts_and_restores_stop_strings(tokenizer) -> N
 def test_openai_policy_retries_then_raises(tokenizer) -> None:  # type: ignore[no-untyped-def]
     with serve({("POST", "/v1/completions"): lambda call: (502, {"error": "bad gateway"})}) as server:
         policy = OpenAIPolicy("m", tokenizer, base_url=f"{server.url}/v1", retries=2, backoff_s=0.01)
-        with pytest.raises(EngineError, match="after 2 attempts: HTTP 502"):
+        with pytest.raises(EngineError, match="answered HTTP 502 after 2 attempts"):
             policy.generate([[1, 2]], max_new_tokens=4, stop=[], temperature=0.0, top_p=1.0)
     assert len(server.calls) == 2
 

@@ -10,8 +10,8 @@ not for RL training (use the transformers or vLLM engine there).
 
 from __future__ import annotations
 
+import json
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -19,6 +19,7 @@ import httpx
 from zerosearch.common.defaults import SEARCH_BACKOFF_S, SEARCH_RETRIES
 from zerosearch.common.errors import ConfigError, EngineError
 from zerosearch.common.policy import Generation, Policy
+from zerosearch.common.retry import UPSTREAM_ERRORS, RetryPolicy, upstream_error
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -63,6 +64,7 @@ class OpenAIPolicy(Policy):
         timeout_s: float = 120.0,
         retries: int = SEARCH_RETRIES,
         backoff_s: float = SEARCH_BACKOFF_S,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(
@@ -70,10 +72,11 @@ class OpenAIPolicy(Policy):
             )
         self.model = model
         self.tokenizer = tokenizer
-        self.retries = max(1, retries)
-        self.backoff_s = backoff_s
+        self.policy = RetryPolicy(retries=max(1, retries), backoff_s=backoff_s, what="completions request")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s)
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport
+        )
 
     @classmethod
     def from_options(
@@ -88,25 +91,23 @@ class OpenAIPolicy(Policy):
         return cls(served_model or model, load_tokenizer(tokenizer or model), **opts)
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        delay, error = self.backoff_s, ""
-        for attempt in range(1, self.retries + 1):
+        """POST /completions under the platform's retry policy; failures become EngineError."""
+        attempts = 0
+
+        def attempt() -> dict[str, Any]:
+            nonlocal attempts
+            attempts += 1
+            response = self._client.post("/completions", json=body)
+            response.raise_for_status()
             try:
-                response = self._client.post("/completions", json=body)
-                if response.status_code < 500:  # 4xx will not heal by retrying
-                    response.raise_for_status()
-                    return response.json()
-                error = f"HTTP {response.status_code}"
-            except httpx.HTTPStatusError as exc:
-                raise EngineError(
-                    f"completions endpoint refused the request: {exc.response.text[:200]}"
-                ) from exc
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"
-            log.warning("completions attempt %d/%d failed: %s", attempt, self.retries, error)
-            if attempt < self.retries:
-                time.sleep(delay)
-                delay *= 2
-        raise EngineError(f"completions endpoint failed after {self.retries} attempts: {error}")
+                return response.json()
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise EngineError(f"completions endpoint answered a body that is not JSON: {exc}") from exc
+
+        try:
+            return self.policy.call(attempt)
+        except UPSTREAM_ERRORS as exc:
+            raise upstream_error(exc, "completions endpoint", EngineError, attempts=attempts) from exc
 
     def generate(
         self,

@@ -1,9 +1,11 @@
 """The search-backend interface shared by the agent loop, the trainer and the evaluator.
 
 Every backend (simulator over HTTP, local BM25, Search-R1 retrieval URL, SerpAPI) implements
-``_search_once``; this base class adds the timeout/retry/back-off policy and the visible fallback:
-after the last failed attempt a call returns ``failed=True`` with the NO_INFORMATION observation, so one
-failing question never aborts a run and every failure is counted.
+``_search_once``; this base class bounds each attempt by the timeout, retries with the platform's one
+policy (:mod:`zerosearch.common.retry`: transport errors, timeouts, 429/5xx) and falls back visibly: when
+the backend failed (an upstream error or a :class:`SearchBackendError`) a call returns ``failed=True`` with
+the NO_INFORMATION observation, so one failing question never aborts a run and every failure is counted.
+Any other exception is a bug and propagates.
 
     backend = BM25Backend(corpus_path)
     results = backend.search_batch([SearchRequest(query="moby dick author")])   # sync, concurrent inside
@@ -29,10 +31,15 @@ from zerosearch.common.defaults import (
     SEARCH_TIMEOUT_S,
 )
 from zerosearch.common.documents import Document
+from zerosearch.common.errors import SearchBackendError
+from zerosearch.common.retry import UPSTREAM_ERRORS, RetryPolicy, upstream_error
 
-__all__ = ["SearchBackend", "SearchRequest", "SearchResult", "run_sync"]
+__all__ = ["BACKEND_ERRORS", "SearchBackend", "SearchRequest", "SearchResult", "run_sync"]
 
 log = logging.getLogger(__name__)
+
+BACKEND_ERRORS: tuple[type[Exception], ...] = (*UPSTREAM_ERRORS, SearchBackendError)
+"""The failures a search falls back on (counted); anything else is a bug and is raised."""
 
 
 class SearchRequest(BaseModel):
@@ -75,12 +82,16 @@ class SearchBackend(ABC):
         backoff_s: float = SEARCH_BACKOFF_S,
     ) -> None:
         self.timeout_s = timeout_s
-        self.retries = max(1, retries)
-        self.backoff_s = backoff_s
+        self.policy = RetryPolicy(retries=max(1, retries), backoff_s=backoff_s, what=f"{self.name} search")
+
+    @property
+    def retries(self) -> int:
+        """Attempts per call, the first included."""
+        return self.policy.retries
 
     @abstractmethod
     async def _search_once(self, request: SearchRequest) -> SearchResult:
-        """One attempt; raise on any failure (the base class retries)."""
+        """One attempt; raise an upstream error (httpx, timeout) or SearchBackendError on failure."""
 
     async def check(self) -> None:
         """Raise SearchBackendError when the backend cannot serve at all (used to fail fast at start)."""
@@ -89,29 +100,31 @@ class SearchBackend(ABC):
         """Release connections (default: nothing to release)."""
 
     async def search(self, request: SearchRequest) -> SearchResult:
-        """Search with retries; never raises for a backend failure, returns ``failed=True`` instead."""
+        """Search with retries; a backend failure gives ``failed=True`` (counted), a bug raises."""
         start = time.perf_counter()
-        delay = self.backoff_s
-        error = ""
-        for attempt in range(1, self.retries + 1):
-            try:
-                result = await asyncio.wait_for(self._search_once(request), timeout=self.timeout_s)
-                result.attempts = attempt
-                result.latency_ms = (time.perf_counter() - start) * 1000
-                return result
-            except Exception as exc:  # a backend may fail in any way; we count it and go on
-                error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                log.warning("%s search failed (attempt %d/%d): %s", self.name, attempt, self.retries, error)
-                if attempt < self.retries:
-                    await asyncio.sleep(delay)
-                    delay *= 2
-        return SearchResult(
-            query=request.query,
-            failed=True,
-            error=error,
-            attempts=self.retries,
-            latency_ms=(time.perf_counter() - start) * 1000,
-        )
+        attempts = 0
+
+        async def attempt() -> SearchResult:
+            nonlocal attempts
+            attempts += 1
+            return await asyncio.wait_for(self._search_once(request), timeout=self.timeout_s)
+
+        try:
+            result = await self.policy.acall(attempt)
+        except BACKEND_ERRORS as exc:
+            if not isinstance(exc, SearchBackendError):
+                exc = upstream_error(exc, f"{self.name} backend", SearchBackendError, attempts=attempts)
+            log.warning("%s search gave up: %s", self.name, exc)
+            return SearchResult(
+                query=request.query,
+                failed=True,
+                error=str(exc),
+                attempts=attempts,
+                latency_ms=(time.perf_counter() - start) * 1000,
+            )
+        result.attempts = attempts
+        result.latency_ms = (time.perf_counter() - start) * 1000
+        return result
 
     async def search_many(self, requests: list[SearchRequest]) -> list[SearchResult]:
         """All requests concurrently, results in request order."""

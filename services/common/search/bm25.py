@@ -174,12 +174,8 @@ class BM25Backend(SearchBackend):
         return self._result(request, documents)
 
     async def search_many(self, requests: list[SearchRequest]) -> list[SearchResult]:
-        """A whole turn in one scoring call; falls back to per-request search (with retries) on error."""
+        """A whole turn in one scoring call (local: nothing transient to retry, so an error is a bug)."""
         if not requests:
             return []
-        try:
-            documents = self.retrieve([r.query for r in requests], max(r.k for r in requests))
-        except Exception as exc:  # any failure: let the per-request path retry and count it
-            log.warning("bm25 batch retrieval failed, searching one by one: %s", exc)
-            return await super().search_many(requests)
+        documents = self.retrieve([r.query for r in requests], max(r.k for r in requests))
         return [self._result(r, docs[: r.k]) for r, docs in zip(requests, documents, strict=True)]

@@ -8,6 +8,7 @@ per-request attempts through a context variable (tasks created by ``asyncio.gath
 from __future__ import annotations
 
 import contextvars
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,25 +16,46 @@ from typing import Any
 import httpx
 
 from zerosearch.common.errors import SearchBackendError
+from zerosearch.common.retry import UPSTREAM_ERRORS, upstream_error
 from zerosearch.common.search.base import SearchBackend, SearchRequest, SearchResult
 
-__all__ = ["HTTPBackend"]
+__all__ = ["HTTPBackend", "json_body"]
 
 _CLIENT: contextvars.ContextVar[httpx.AsyncClient | None] = contextvars.ContextVar("client", default=None)
+
+
+def json_body(response: httpx.Response, what: str) -> Any:
+    """The JSON of a 2xx answer; a 4xx/5xx raises ``httpx.HTTPStatusError`` (the retry policy sorts it), a
+    body that is not JSON raises SearchBackendError naming ``what``."""
+    response.raise_for_status()
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SearchBackendError(f"{what} answered a body that is not JSON: {response.text[:100]!r}") from exc
 
 
 class HTTPBackend(SearchBackend):
     """A backend behind an HTTP endpoint: base URL, optional headers, a client per event loop."""
 
-    def __init__(self, url: str, *, headers: dict[str, str] | None = None, **retry: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **retry: Any,
+    ) -> None:
         super().__init__(**retry)
         self.url = url.rstrip("/")
         self.headers = headers or {}
+        self.transport = transport  # httpx's own seam (e.g. httpx.MockTransport); None = the network
 
     def _new_client(self) -> httpx.AsyncClient:
         # Connect fast, read up to the search timeout (the base class also bounds each attempt).
         timeout = httpx.Timeout(self.timeout_s, connect=min(10.0, self.timeout_s))
-        return httpx.AsyncClient(base_url=self.url, headers=self.headers, timeout=timeout)
+        return httpx.AsyncClient(
+            base_url=self.url, headers=self.headers, timeout=timeout, transport=self.transport
+        )
 
     @asynccontextmanager
     async def client(self) -> AsyncIterator[httpx.AsyncClient]:
@@ -67,8 +89,6 @@ class HTTPBackend(SearchBackend):
         url = f"{self.url}{path}"
         try:
             async with self._new_client() as client:
-                response = await client.get(path, params=params)
-        except httpx.HTTPError as exc:
-            raise SearchBackendError(f"{self.name} backend unreachable at {url}: {exc}") from exc
-        if response.status_code >= 400:
-            raise SearchBackendError(f"{self.name} backend at {url} answered HTTP {response.status_code}")
+                (await client.get(path, params=params)).raise_for_status()
+        except UPSTREAM_ERRORS as exc:
+            raise upstream_error(exc, f"{self.name} backend", SearchBackendError, url=url) from exc

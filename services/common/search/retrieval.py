@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 
 from zerosearch.common.documents import Document, format_documents
-from zerosearch.common.search.base import SearchRequest, SearchResult
-from zerosearch.common.search.http import HTTPBackend
+from zerosearch.common.errors import SearchBackendError
+from zerosearch.common.retry import UPSTREAM_ERRORS, upstream_error
+from zerosearch.common.search.base import BACKEND_ERRORS, SearchRequest, SearchResult
+from zerosearch.common.search.http import HTTPBackend, json_body
 
 __all__ = ["RetrievalBackend", "parse_contents"]
 
@@ -37,7 +39,7 @@ def _documents(hits: list[Any], k: int) -> list[Document]:
         # With return_scores the hit wraps the document; without, the hit IS the document.
         doc = hit.get("document", hit) if isinstance(hit, dict) else None
         if not isinstance(doc, dict) or not isinstance(doc.get("contents"), str):
-            raise ValueError("retrieval result lacks document.contents")
+            raise SearchBackendError("retrieval result lacks document.contents")
         title, text = parse_contents(doc["contents"])
         documents.append(Document(rank=rank, title=title, text=text))
     return documents
@@ -50,22 +52,21 @@ class RetrievalBackend(HTTPBackend):
 
     async def check(self) -> None:
         """Fail fast when the server cannot answer a one-query retrieval (names the URL)."""
-        from zerosearch.common.errors import SearchBackendError
-
         try:
             async with self._new_client() as client:
                 await self._post(client, [SearchRequest(query="test", k=1)])
-        except Exception as exc:
-            raise SearchBackendError(f"retrieval backend at {self.url}/retrieve failed: {exc}") from exc
+        except UPSTREAM_ERRORS as exc:
+            url = f"{self.url}/retrieve"
+            raise upstream_error(exc, "retrieval backend", SearchBackendError, url=url) from exc
 
     async def _post(self, client: httpx.AsyncClient, requests: list[SearchRequest]) -> list[list[Document]]:
         k = max(r.k for r in requests)
         body = {"queries": [r.query for r in requests], "topk": k, "return_scores": True}
         response = await client.post("/retrieve", json=body)
-        response.raise_for_status()
-        result = response.json().get("result")
+        payload = json_body(response, f"retrieval backend at {self.url}/retrieve")
+        result = payload.get("result") if isinstance(payload, dict) else None
         if not isinstance(result, list) or len(result) != len(requests):
-            raise ValueError("retrieval response 'result' must hold one list per query")
+            raise SearchBackendError("retrieval response 'result' must hold one list per query")
         return [_documents(hits, r.k) for r, hits in zip(requests, result, strict=True)]
 
     async def _search_once(self, request: SearchRequest) -> SearchResult:
@@ -80,7 +81,7 @@ class RetrievalBackend(HTTPBackend):
         """One POST for the whole turn; per-request retries when it fails."""
         try:
             batches = await self._post(client, requests)
-        except Exception as exc:  # the per-request path retries, then counts the failure
+        except BACKEND_ERRORS as exc:  # the per-request path retries, then counts the failure
             log.warning("retrieval batch of %d failed (%s); retrying one by one", len(requests), exc)
             return await super()._search_all(client, requests)
         return [

@@ -14,9 +14,9 @@ import os
 from typing import Any
 
 from zerosearch.common.documents import Document, format_documents
-from zerosearch.common.errors import ConfigError
+from zerosearch.common.errors import ConfigError, SearchBackendError
 from zerosearch.common.search.base import SearchRequest, SearchResult
-from zerosearch.common.search.http import HTTPBackend
+from zerosearch.common.search.http import HTTPBackend, json_body
 
 __all__ = ["SERPAPI_URL", "SerpAPIBackend"]
 
@@ -57,13 +57,14 @@ class SerpAPIBackend(HTTPBackend):
         params = {**self._params, "q": request.query, "num": str(request.k)}
         async with self.client() as client:
             response = await client.get("/search.json", params=params)
-        response.raise_for_status()
-        payload = response.json()
+        payload = json_body(response, "serpapi")
+        if not isinstance(payload, dict):
+            raise SearchBackendError("serpapi answered JSON that is not an object")
         if payload.get("error") and not payload.get("organic_results"):
             # "Google hasn't returned any results" is an answer, not a failure.
             if "hasn't returned any results" in str(payload["error"]):
                 return SearchResult(query=request.query, formatted=format_documents([]))
-            raise ValueError(f"serpapi error: {payload['error']}")
+            raise SearchBackendError(f"serpapi error: {payload['error']}")
         documents = []
         for hit in payload.get("organic_results", [])[: request.k]:
             text = (hit.get("snippet") or "").strip()

@@ -15,11 +15,12 @@ import logging
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from zerosearch.common.documents import Document, format_documents
-from zerosearch.common.search.base import SearchRequest, SearchResult
-from zerosearch.common.search.http import HTTPBackend
+from zerosearch.common.errors import SearchBackendError
+from zerosearch.common.search.base import BACKEND_ERRORS, SearchRequest, SearchResult
+from zerosearch.common.search.http import HTTPBackend, json_body
 
 __all__ = ["SimulatorBackend", "SimulatorResponse", "SimulatorResult"]
 
@@ -76,10 +77,17 @@ class SimulatorBackend(HTTPBackend):
 
     async def _post(self, client: httpx.AsyncClient, requests: list[SearchRequest]) -> list[SimulatorResult]:
         response = await client.post("/search", json={"requests": [_body(r) for r in requests]})
-        response.raise_for_status()
-        parsed = SimulatorResponse.model_validate(response.json())
+        body = json_body(response, f"simulator at {self.url}/search")
+        try:
+            parsed = SimulatorResponse.model_validate(body)
+        except ValidationError as exc:
+            raise SearchBackendError(
+                f"simulator at {self.url}/search answered an unknown shape: {exc}"
+            ) from exc
         if len(parsed.results) != len(requests):
-            raise ValueError(f"simulator returned {len(parsed.results)} results for {len(requests)} requests")
+            raise SearchBackendError(
+                f"simulator returned {len(parsed.results)} results for {len(requests)} requests"
+            )
         return parsed.results
 
     async def _search_once(self, request: SearchRequest) -> SearchResult:
@@ -95,7 +103,7 @@ class SimulatorBackend(HTTPBackend):
         try:
             # httpx times out per read, not per exchange: bound the whole batch like one attempt.
             results = await asyncio.wait_for(self._post(client, requests), timeout=self.timeout_s)
-        except Exception as exc:  # the per-request path retries, then counts the failure
+        except BACKEND_ERRORS as exc:  # the per-request path retries, then counts the failure
             log.warning("simulator batch of %d failed (%s); retrying one by one", len(requests), exc)
             return await super()._search_all(client, requests)
         return [_to_result(r, res) for r, res in zip(requests, results, strict=True)]
