@@ -1,10 +1,10 @@
-"""End to end at the smallest size: `zerosearch demo` brings every process up, jobs flow train → eval
-through a real Redis, reports hold numbers from real generations, and no child outlives the demo."""
+"""The demo's process handling: Ctrl-C stops every child. Shared helpers for the end-to-end demo run, which
+tests/test_stranger.py makes in a fresh clone of the repository (jobs flow train → eval through a real Redis,
+reports hold numbers from real generations, and no child outlives the demo)."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -19,8 +19,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _tiny_config(tmp_path: Path) -> Path:
-    config = yaml.safe_load((ROOT / "configs" / "cpu-tiny.yaml").read_text())
+def tiny_config(tmp_path: Path, root: Path = ROOT) -> Path:
+    """configs/cpu-tiny.yaml of ``root`` shrunk to one GRPO step of one question (the smallest demo)."""
+    config = yaml.safe_load((root / "configs" / "cpu-tiny.yaml").read_text())
     config.update(
         num_generations=2,  # the smallest group GRPO accepts
         prompts_per_step=1,  # one question a step
@@ -35,7 +36,10 @@ def _tiny_config(tmp_path: Path) -> Path:
     return path
 
 
-def _demo(tmp_path: Path, out: Path) -> subprocess.Popen[bytes]:
+def start_demo(
+    tmp_path: Path, out: Path, *, root: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """The smallest demo (2 NQ + 1 HotpotQA held out, one step) as a CLI process; output in demo.log."""
     args = [
         "demo",
         "--nq",
@@ -49,13 +53,15 @@ def _demo(tmp_path: Path, out: Path) -> subprocess.Popen[bytes]:
         "--searches",
         "1",
     ]
-    args += ["--config", str(_tiny_config(tmp_path)), "--out", str(out)]
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # the demo starts its own Redis
+    args += ["--config", str(tiny_config(tmp_path, root)), "--out", str(out)]
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # the demo starts its own Redis
     log = open(tmp_path / "demo.log", "wb")  # noqa: SIM115 - closed by the caller's process end
-    return subprocess.Popen([sys.executable, "-m", "zerosearch.cli", *args], stdout=log, stderr=log, env=env)
+    command = [sys.executable, "-m", "zerosearch.cli", *args]
+    return subprocess.Popen(command, stdout=log, stderr=log, env=env, cwd=root)
 
 
-def _watch(demo: subprocess.Popen[bytes], timeout_s: float, until=None) -> set[int]:  # type: ignore[no-untyped-def]
+def watch(demo: subprocess.Popen[bytes], timeout_s: float, until=None) -> set[int]:  # type: ignore[no-untyped-def]
     """Every descendant pid seen while the demo runs (RQ work horses included)."""
     seen: set[int] = set()
     deadline = time.monotonic() + timeout_s
@@ -68,7 +74,7 @@ def _watch(demo: subprocess.Popen[bytes], timeout_s: float, until=None) -> set[i
     return seen
 
 
-def _alive(pids: set[int]) -> list[int]:
+def alive(pids: set[int]) -> list[int]:
     alive = []
     for pid in pids:
         try:
@@ -80,58 +86,15 @@ def _alive(pids: set[int]) -> list[int]:
 
 
 @pytest.mark.slow
-def test_demo_flows_train_to_eval_and_leaves_nothing_running(tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    demo = _demo(tmp_path, out)
-    seen = _watch(demo, timeout_s=900)
-    assert demo.wait(timeout=60) == 0, (tmp_path / "demo.log").read_text()[-3000:]
-    assert len(seen) >= 4  # redis-server, simulator, trainer worker, evaluator worker (+ work horses)
-    assert _alive(seen) == []
-    assert list((out / "redis").iterdir()) == []  # the embedded Redis removed its files
-
-    baseline = json.loads((out / "eval" / "baseline" / "results.json").read_text())
-    final = json.loads((out / "train" / "eval" / "final" / "results.json").read_text())
-    for results in (baseline, final):
-        assert {d: r["n"] for d, r in results["datasets"].items()} == {"nq": 2, "hotpotqa": 1}
-        for row in results["datasets"].values():
-            assert 0.0 <= row["f1"] <= 100.0 and 0.0 <= row["format_valid"] <= 100.0
-    predictions = (out / "train" / "eval" / "final" / "predictions.jsonl").read_text().splitlines()
-    assert len(predictions) == 3 and all(json.loads(p)["trajectory"] for p in predictions)  # real generations
-    metrics = (out / "train" / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(m)["step"] for m in metrics] == [1]
-    evals = [
-        json.loads(line)["checkpoint"]
-        for line in (out / "train" / "eval_jobs.jsonl").read_text().splitlines()
-    ]
-    assert evals == ["final"]  # enqueued by the training job itself (the demo saves only the final model)
-    # Held-out questions never reach training.
-    heldout = {
-        json.loads(x)["id"]
-        for f in (out / "data" / "heldout").glob("*.jsonl")
-        for x in f.read_text().splitlines()
-    }
-    train = {
-        json.loads(x)["id"]
-        for f in (out / "data" / "train").glob("*.jsonl")
-        for x in f.read_text().splitlines()
-    }
-    assert heldout and train and not heldout & train
-    log = (tmp_path / "demo.log").read_text()
-    assert "strict EM" in log and "(untrained)" in log and "GRPO)" in log  # the before/after table
-
-
-@pytest.mark.slow
 def test_ctrl_c_stops_every_child(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    demo = _demo(tmp_path, out)
-    # Interrupt once the services are up and the showcase searches started (the simulator answered).
-    seen = _watch(
-        demo, timeout_s=300, until=lambda: "simulator: real searches" in (tmp_path / "demo.log").read_text()
-    )
+    demo = start_demo(tmp_path, out)
+    # Interrupt once the services are up and the showcase started.
+    seen = watch(demo, timeout_s=300, until=lambda: "the idea:" in (tmp_path / "demo.log").read_text())
     assert demo.poll() is None, (tmp_path / "demo.log").read_text()[-3000:]
-    seen |= _watch(demo, timeout_s=1)
+    seen |= watch(demo, timeout_s=1)
     demo.send_signal(signal.SIGINT)
     assert demo.wait(timeout=120) == 130
     assert len(seen) >= 4
-    assert _alive(seen) == []
+    assert alive(seen) == []
     assert list((out / "redis").iterdir()) == []
