@@ -68,7 +68,7 @@ class MetricsCallback(TrainerCallback):
         """Write the step's line; TRL logs once per step (logging_steps=1)."""
         if not logs or "reward" not in logs:
             return  # the end-of-training summary (train_runtime, ...) is not a step
-        if not state.is_world_process_zero:
+        if not is_main_process():  # (transformers 5's training state says "process zero" on every rank)
             return  # rank 0 writes the run's metrics (the rollout stats are merged over ranks)
         line: dict[str, Any] = {"step": int(state.global_step), "total_steps": self.total_steps}
         for key, value in logs.items():

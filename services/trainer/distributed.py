@@ -96,8 +96,12 @@ def init_distributed() -> Any:
     import torch
     from accelerate import PartialState
 
-    # Without an accelerator accelerate joins a group only when told it runs on CPU (gloo).
-    state = PartialState(cpu=not torch.cuda.is_available())
+    cpu = not torch.cuda.is_available()
+    if cpu:
+        # Without an accelerator, accelerate joins a group (gloo) only when told it runs on CPU; the
+        # Trainer rebuilds the state from scratch, so it must read the same (else: no DDP, no averaging).
+        os.environ["ACCELERATE_USE_CPU"] = "true"
+    state = PartialState(cpu=cpu)
     log.info("rank %d of %d (%s, %s)", state.process_index, state.num_processes, state.backend, state.device)
     return state
 
