@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from zerosearch.common.config_file import read_config_file
+from zerosearch.common.config_file import merge_config
 from zerosearch.common.defaults import (
     CURRICULUM_BASE,
     CURRICULUM_P_END,
@@ -25,11 +25,12 @@ from zerosearch.common.defaults import (
 )
 from zerosearch.common.errors import ConfigError
 from zerosearch.common.search.factory import BackendOptions
-from zerosearch.trainer.algorithms import ALGORITHMS, algorithm_settings
+from zerosearch.trainer.algorithms import Algorithm, LossAggregation, algorithm_settings, parse_algorithm
 from zerosearch.trainer.curriculum import Curriculum, CurriculumKind
 from zerosearch.trainer.memory import LoraSettings
 
 __all__ = [
+    "LR_SCHEDULERS",
     "ColdStartConfig",
     "CurriculumConfig",
     "EvalAfterCheckpoint",
@@ -39,6 +40,9 @@ __all__ = [
 ]
 
 _STRICT = ConfigDict(extra="forbid")
+
+LR_SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine")
+"""Learning-rate schedules (transformers' names); the reference warms up over 95% of steps, then constant."""
 
 
 class CurriculumConfig(BaseModel):
@@ -115,16 +119,34 @@ class TrainConfig(BaseModel):
         description="Folder with qa/*.jsonl (default: ZEROSEARCH_DATA_DIR or the repository's data/).",
     )
     train_limit: int | None = Field(default=None, ge=1, description="Use only the first N questions.")
-    algorithm: str = Field(default="grpo", description=f"One of {', '.join(ALGORITHMS)}.")
+    algorithm: Algorithm = Field(
+        default=Algorithm.GRPO, description=f"One of {', '.join(a.value for a in Algorithm)} (README table)."
+    )
+    loss_aggregation: LossAggregation | None = Field(
+        default=None,
+        description="sequence_mean | token_mean (the reference's) | constant; default: the algorithm's.",
+    )
     num_generations: int = Field(default=5, description="Group size: rollouts per question (≥ 2).")
     prompts_per_step: int = Field(default=8, ge=1, le=100_000, description="Questions per optimizer step.")
     micro_batch_size: int | None = Field(
         default=None, ge=1, description="Rollouts per forward/backward pass (default: the whole step)."
     )
     learning_rate: float = Field(default=1e-6, gt=0.0, le=1.0, description="Actor learning rate.")
+    lr_scheduler: Literal["constant", "constant_with_warmup", "linear", "cosine"] = Field(
+        default="constant",
+        description="Learning-rate schedule (the reference: constant_with_warmup over 95% of the steps).",
+    )
+    warmup_ratio: float = Field(
+        default=0.0, ge=0.0, lt=1.0, description="Share of the steps warming the learning rate up from 0."
+    )
+    entropy_coef: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Entropy bonus coefficient (TRL's; the reference: 0.001)."
+    )
     steps: int = Field(default=203, description="Total optimizer steps m (≥ 1).")
     beta: float = Field(default=0.001, ge=0.0, le=10.0, description="KL coefficient (TRL's beta and sign).")
-    epsilon: float = Field(default=0.2, gt=0.0, le=1.0, description="PPO-style clip range.")
+    epsilon: float | None = Field(
+        default=None, gt=0.0, le=1.0, description="PPO-style clip range; default: the algorithm's (0.2)."
+    )
     temperature: float = Field(default=1.0, gt=0.0, le=5.0, description="Rollout sampling temperature.")
     top_p: float = Field(default=0.95, gt=0.0, le=1.0, description="Rollout nucleus sampling.")
     curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig, description="Noise schedule.")
@@ -171,14 +193,13 @@ class TrainConfig(BaseModel):
     )
     lora: LoraSettings = Field(default_factory=LoraSettings, description="Train LoRA adapters (PEFT).")
 
-    @field_validator("algorithm")
+    @field_validator("algorithm", mode="before")
     @classmethod
-    def _known_algorithm(cls, value: str) -> str:
+    def _known_algorithm(cls, value: object) -> Algorithm:
         try:
-            algorithm_settings(value)
+            return parse_algorithm(str(value))
         except ConfigError as exc:  # pydantic collects ValueErrors only: re-raise as one, message kept
             raise ValueError(exc.message) from None
-        return value.strip().lower().replace("-", "_")
 
     @field_validator("num_generations")
     @classmethod
@@ -206,6 +227,10 @@ class TrainConfig(BaseModel):
     def _consistent(self) -> TrainConfig:
         if self.curriculum.kind is CurriculumKind.EXPONENTIAL and self.curriculum.base == 1.0:
             raise ValueError("curriculum.base must be ≠ 1 for the exponential curriculum")
+        try:
+            self.trl_settings()
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
         rollouts = self.rollouts_per_step
         micro = self.micro_batch_size or rollouts
         if rollouts % micro or micro % self.num_generations:
@@ -224,6 +249,12 @@ class TrainConfig(BaseModel):
         """Rollouts in one optimizer step (questions × group size)."""
         return self.prompts_per_step * self.num_generations
 
+    def trl_settings(self) -> dict[str, Any]:
+        """The algorithm's GRPOConfig overrides with this run's loss aggregation and clip range."""
+        return algorithm_settings(
+            self.algorithm, loss_aggregation=self.loss_aggregation, epsilon=self.epsilon
+        )
+
     def curriculum_schedule(self) -> Curriculum:
         """The noise schedule over this run's steps."""
         return self.curriculum.build(self.steps)
@@ -239,6 +270,4 @@ def parse_train_config(data: dict[str, Any], source: str = "config") -> TrainCon
 
 def load_train_config(path: str | Path, **overrides: Any) -> TrainConfig:
     """Read a YAML run config (``overrides`` replace top-level keys) and validate it."""
-    data = read_config_file(path)
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    return parse_train_config(data, source=Path(path).name)
+    return parse_train_config(merge_config(path, overrides), source=Path(path).name)

@@ -21,7 +21,6 @@ from zerosearch.common.search.base import SearchBackend, run_sync
 from zerosearch.common.search.factory import make_backend
 from zerosearch.common.trajectory import QAItem, RolloutConfig
 from zerosearch.evaluator.config import build_eval_config
-from zerosearch.trainer.algorithms import algorithm_settings
 from zerosearch.trainer.callbacks import (
     EvalCallback,
     EvalEnqueuer,
@@ -97,7 +96,10 @@ def build_grpo_args(config: TrainConfig, run_dir: RunDir) -> Any:
         output_dir=str(run_dir.root),
         max_steps=config.steps,
         learning_rate=config.learning_rate,
-        lr_scheduler_type="constant",  # the paper's actor lr is constant
+        lr_scheduler_type=config.lr_scheduler,
+        # transformers 5 reads a warmup_steps below 1 as a share of the steps (its warmup_ratio is gone).
+        warmup_steps=config.warmup_ratio,  # the reference: constant_with_warmup over 95% of the steps
+        entropy_coef=config.entropy_coef,
         per_device_train_batch_size=micro,
         gradient_accumulation_steps=accumulation,  # one generation of all rollouts per optimizer step
         num_generations=config.num_generations,
@@ -105,7 +107,6 @@ def build_grpo_args(config: TrainConfig, run_dir: RunDir) -> Any:
         temperature=config.temperature,
         top_p=config.top_p,
         beta=config.beta,
-        epsilon=config.epsilon,
         logging_steps=1,
         save_strategy="steps",
         save_steps=config.checkpoint_interval,
@@ -121,7 +122,7 @@ def build_grpo_args(config: TrainConfig, run_dir: RunDir) -> Any:
         vllm_gpu_memory_utilization=config.vllm_gpu_memory_utilization,
         remove_unused_columns=False,
         dataloader_num_workers=0,
-        **algorithm_settings(config.algorithm),
+        **config.trl_settings(),  # loss type, reward scaling, clip range of the algorithm
     )
 
 
@@ -146,12 +147,13 @@ def _trainer(
 ):  # type: ignore[no-untyped-def]
     # Heavy dependency (datasets): imported on use, so importing this module stays light.
     from datasets import Dataset
-    from trl import GRPOTrainer
+
+    from zerosearch.trainer.trl_trainer import trainer_class  # imports torch and TRL: only when training
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is experimental in TRL 1.16
     tokenizer = load_tokenizer(model_path)
     dataset = Dataset.from_list([{"prompt": item.question} for item in items])
-    return GRPOTrainer(
+    return trainer_class(config.algorithm)(
         model=model_path,
         reward_funcs=[make_reward_function(config.reward)],
         args=build_grpo_args(config, run_dir),

@@ -86,4 +86,45 @@ def test_every_algorithm_maps_to_valid_grpo_config_fields(tmp_path: Path) -> Non
         args = GRPOConfig(output_dir=str(tmp_path), report_to="none", bf16=False, **settings)
         assert args.loss_type == settings["loss_type"]
     assert algorithm_settings("rloo")["scale_rewards"] == "none"
-    assert algorithm_settings("reinforce")["scale_rewards"] == "batch"
+    assert algorithm_settings("reinforce_baseline")["scale_rewards"] == "batch"
+
+
+def test_algorithm_names_mean_what_they_say(tmp_path: Path) -> None:
+    from trl import GRPOConfig
+
+    from zerosearch.trainer.algorithms import Algorithm, uses_raw_reward
+    from zerosearch.trainer.trl_trainer import RawRewardGRPOTrainer, SearchGRPOTrainer, trainer_class
+
+    assert uses_raw_reward("reinforce") and not uses_raw_reward("reinforce_baseline")
+    assert trainer_class("reinforce") is RawRewardGRPOTrainer and trainer_class("grpo") is SearchGRPOTrainer
+    gspo = GRPOConfig(output_dir=str(tmp_path), report_to="none", bf16=False, **algorithm_settings("gspo"))
+    assert gspo.importance_sampling_level == "sequence" and (gspo.epsilon, gspo.epsilon_high) == (3e-4, 4e-4)
+    assert algorithm_settings("cispo")["loss_type"] == "cispo"
+    # grpo: TRL's per-sequence mean by default, the reference's token mean on request
+    assert algorithm_settings("grpo")["loss_type"] == "grpo"
+    assert algorithm_settings("grpo", loss_aggregation="token_mean")["loss_type"] == "dapo"
+    config = parse_train_config({**BASE, "algorithm": "GRPO", "loss_aggregation": "token_mean"})
+    assert config.algorithm is Algorithm.GRPO and config.trl_settings()["loss_type"] == "dapo"
+    with pytest.raises(ConfigError, match="cispo aggregates by token"):
+        parse_train_config({**BASE, "algorithm": "cispo", "loss_aggregation": "sequence_mean"})
+
+
+def test_paper_config_warms_up_over_95_percent_with_an_entropy_bonus(tmp_path: Path) -> None:
+    import torch
+    from transformers import get_scheduler
+
+    from zerosearch.trainer.grpo import build_grpo_args
+    from zerosearch.trainer.run_dir import RunDir
+
+    config = load_train_config(REPO / "configs" / "paper-qwen2.5-3b.yaml", use_vllm=False, bf16=False)
+    args = build_grpo_args(config, RunDir(tmp_path))
+    assert args.lr_scheduler_type == "constant_with_warmup" and args.get_warmup_steps(203) == 193
+    assert args.entropy_coef == 0.001 and args.loss_type == "dapo"  # the reference's token-mean
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=args.learning_rate)
+    schedule = get_scheduler(args.lr_scheduler_type, optimizer, args.get_warmup_steps(203), 203)
+    rates = []
+    for _ in range(203):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates[0] == 0.0 and rates[96] == pytest.approx(1e-6 * 96 / 193) and rates[193:] == [1e-6] * 10
