@@ -32,6 +32,7 @@ from typing import Any
 
 from zerosearch.common.defaults import DEFAULT_TOP_K
 from zerosearch.common.documents import Document, format_documents
+from zerosearch.common.search.protocol import Usefulness
 
 __all__ = [
     "Mode",
@@ -45,11 +46,8 @@ __all__ = [
 ]
 
 
-class Mode(StrEnum):
-    """Whether a search call returns useful or noisy documents (one draw per call)."""
-
-    USEFUL = "useful"
-    NOISY = "noisy"
+Mode = Usefulness
+"""Whether a search call returns useful or noisy documents (one draw per call): the protocol's enum."""
 
 
 class PromptStyle(StrEnum):

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from zerosearch.common.config_file import read_config_file
 from zerosearch.common.defaults import BUNDLED_MODEL_ALIAS, DEFAULT_TOP_K, MAX_TOP_K, MAX_TURNS
 from zerosearch.common.errors import ConfigError
+from zerosearch.common.search.protocol import Usefulness
 
 __all__ = [
     "BuildConfig",
@@ -35,11 +36,8 @@ __all__ = [
 _STRICT = ConfigDict(extra="forbid")
 
 
-class Label(enum.StrEnum):
-    """A document's label: it helps answer the question (useful) or it does not (noisy)."""
-
-    USEFUL = "useful"
-    NOISY = "noisy"
+Label = Usefulness
+"""A document's label: it helps answer the question (useful) or it does not (noisy); the protocol's enum."""
 
 
 class LabelRule(enum.StrEnum):

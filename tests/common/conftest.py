@@ -1,4 +1,4 @@
-"""Fixtures of the agent-loop tests: one model, one BM25 index and one stand-in simulator a session."""
+"""Fixtures of the agent-loop tests: one model and one BM25 index a session, a live simulator a test."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.common.servers import JSONServer, StandInSimulator, serve
+from tests.common.servers import LiveSimulator, bm25_writer, serve_simulator
 from zerosearch.common.trajectory import QAItem
 
 # Idle OpenMP threads of torch spin by default; when the 2 cores are shared (other test processes, an
@@ -42,11 +42,10 @@ def policy(bundled_model_path: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def stand_in(bm25_backend) -> Iterator[tuple[JSONServer, StandInSimulator]]:  # type: ignore[no-untyped-def]
-    """A live HTTP server speaking the simulator's contract, documents from the real BM25 index."""
-    simulator = StandInSimulator(bm25_backend)
-    with serve(simulator.routes()) as server:
-        yield server, simulator
+def live_simulator(bm25_backend) -> Iterator[LiveSimulator]:  # type: ignore[no-untyped-def]
+    """The real simulator app over HTTP; its fake engine writes documents from the real BM25 index."""
+    with serve_simulator(bm25_writer(bm25_backend)) as simulator:
+        yield simulator
 
 
 @pytest.fixture(scope="session")

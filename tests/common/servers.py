@@ -1,13 +1,15 @@
-"""Real local HTTP servers for backend tests: a JSON route table served by ThreadingHTTPServer.
+"""Real local HTTP servers for backend tests.
 
-The stand-in simulator implements the simulator's ``POST /search`` / ``GET /readyz`` contract with
-documents from a real BM25 index, so the loop is tested over real HTTP while the simulator service is
-written elsewhere.
+- ``serve(routes)``: a JSON route table served by ThreadingHTTPServer (for outside APIs we do not own).
+- ``serve_simulator(write)``: the REAL simulator app (routes, validation, service, parser) served by
+  uvicorn, with a :class:`FakeEngine` at the engine seam instead of a model; every HTTP request it receives
+  is recorded. ``bm25_writer(bm25)`` makes the fake engine write documents from a real BM25 index.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,11 +18,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from zerosearch.common.documents import format_documents
 from zerosearch.common.errors import EngineError
 from zerosearch.simulator.engines.base import Engine, Generation, GenerationRequest
 from zerosearch.simulator.settings import SimulatorSettings
 
-__all__ = ["Call", "FakeEngine", "JSONServer", "StandInSimulator", "serve"]
+__all__ = ["Call", "FakeEngine", "JSONServer", "LiveSimulator", "bm25_writer", "serve", "serve_simulator"]
 
 
 @dataclass
@@ -98,46 +101,6 @@ def serve(routes: dict[tuple[str, str], Route]) -> Iterator[JSONServer]:
         thread.join(timeout=5)
 
 
-class StandInSimulator:
-    """The simulator's HTTP contract over a real BM25 index; ``fail_batch`` makes batch POSTs fail."""
-
-    def __init__(self, bm25: Any) -> None:
-        self.bm25 = bm25
-        self.fail_batch = False
-        self.requests: list[dict[str, Any]] = []
-
-    def _result(self, body: dict[str, Any]) -> dict[str, Any]:
-        from zerosearch.common.documents import format_documents
-
-        self.requests.append(body)
-        [docs] = self.bm25.retrieve([body["q"]], int(body.get("k", 5)))
-        mode = body.get("mode") or ("noisy" if float(body.get("noise", 0)) >= 1.0 else "useful")
-        return {
-            "query": body["q"],
-            "mode": mode,
-            "noise": body.get("noise", 0.0),
-            "documents": [d.model_dump() for d in docs],
-            "formatted": format_documents(docs),
-            "cached": False,
-            "model": "bm25-stand-in",
-            "latency_ms": 1.0,
-            "k": body.get("k", 5),
-            "warning": None,
-        }
-
-    def search(self, call: Call) -> tuple[int, Any]:
-        """POST /search: a batch of requests → results in order."""
-        batch = call.body["requests"]
-        if self.fail_batch and len(batch) > 1:
-            return 500, {"detail": "batch failed"}
-        results = [self._result(r) for r in batch]
-        return 200, {"results": results, "count": len(results)}
-
-    def routes(self) -> dict[tuple[str, str], Route]:
-        """The route table to :func:`serve`."""
-        return {("POST", "/search"): self.search, ("GET", "/readyz"): lambda call: (200, {"status": "ready"})}
-
-
 Writer = Callable[[GenerationRequest], "str | tuple[str, bool]"]
 
 
@@ -168,3 +131,86 @@ class FakeEngine(Engine):
 
     async def check(self) -> None:
         """Always ready."""
+
+
+def bm25_writer(bm25: Any) -> Writer:
+    """A writer that answers the prompt's ``Query:`` with ``Write k ...`` documents from a real BM25 index,
+    in the ``Doc i: (Title: ...) text`` shape a simulator writes (minus the prompt's pre-filled prefix)."""
+
+    def write(request: GenerationRequest) -> str:
+        asked = request.prompt.messages[-1]["content"]
+        query = re.search(r"^Query: (.*)$", asked, re.MULTILINE)
+        k = re.search(r"^Write (\d+) ", asked, re.MULTILINE)
+        assert query and k, f"not a prompt-only simulation prompt: {asked!r}"
+        [docs] = bm25.retrieve([query.group(1)], int(k.group(1)))
+        return format_documents(docs).removeprefix(request.prompt.prefix)
+
+    return write
+
+
+class _Recorder:
+    """ASGI middleware: record each HTTP request (method, path, query, JSON body, headers), then pass it on."""
+
+    def __init__(self, app: Any, calls: list[Call]) -> None:
+        self.app = app
+        self.calls = calls
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        raw = b"".join(chunks)
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
+        self.calls.append(
+            Call(scope["method"], scope["path"], query, json.loads(raw) if raw else None, headers)
+        )
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": raw, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+@dataclass
+class LiveSimulator:
+    """A served simulator app: its URL, the calls it received and its fake engine."""
+
+    url: str
+    calls: list[Call]
+    engine: FakeEngine
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every search item of every ``POST /search`` body, in arrival order."""
+        return [
+            item
+            for c in self.calls
+            if c.method == "POST" and c.path == "/search"
+            for item in c.body["requests"]
+        ]
+
+
+@contextmanager
+def serve_simulator(write: Writer, **settings: Any) -> Iterator[LiveSimulator]:
+    """The real simulator app with a :class:`FakeEngine` writing ``write(request)``, on a free port."""
+    from zerosearch.simulator.app import create_app
+    from zerosearch.simulator.local import serve_in_background
+
+    config = SimulatorSettings(**{"redis_url": None, **settings})
+    engine = FakeEngine(config, write)
+    app = create_app(config, engine=engine)
+    calls: list[Call] = []
+    app.add_middleware(_Recorder, calls=calls)
+    with serve_in_background(app) as url:
+        yield LiveSimulator(url, calls, engine)

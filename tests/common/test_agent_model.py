@@ -47,13 +47,13 @@ def test_agent_with_bundled_model_and_bm25(policy, bm25_backend, nq_items) -> No
     assert sum(calls) == sum(len(t.searches) for t in trajectories)
 
 
-def test_rag_with_bundled_model_over_a_live_simulator(policy, stand_in, nq_items) -> None:  # type: ignore[no-untyped-def]
-    server, simulator = stand_in
-    backend = SimulatorBackend(server.url, retries=1)
+def test_rag_with_bundled_model_over_a_live_simulator(policy, live_simulator, nq_items) -> None:  # type: ignore[no-untyped-def]
+    simulator = live_simulator
+    backend = SimulatorBackend(simulator.url, retries=1)
     config = RolloutConfig(method="rag", max_new_tokens=16, temperature=0.0, top_k=3)
     trajectories = run_rollouts(policy, backend, nq_items[:2], config)
     # One batch POST carried both questions; documents came back into each prompt.
-    assert [len(c.body["requests"]) for c in server.calls if c.path == "/search"] == [2]
+    assert [len(c.body["requests"]) for c in simulator.calls if c.path == "/search"] == [2]
     for item, traj in zip(nq_items[:2], trajectories, strict=True):
         assert traj.searches[0].query == item.question and traj.searches[0].mode == "useful"
         assert 1 <= len(traj.searches[0].documents) <= 3
@@ -62,9 +62,9 @@ def test_rag_with_bundled_model_over_a_live_simulator(policy, stand_in, nq_items
     assert all("answer" not in r and "question" not in r for r in simulator.requests)  # evaluation default
 
 
-def test_agent_with_bundled_model_over_a_live_simulator(policy, stand_in, nq_items) -> None:  # type: ignore[no-untyped-def]
-    server, simulator = stand_in
-    backend = SimulatorBackend(server.url, retries=1)
+def test_agent_with_bundled_model_over_a_live_simulator(policy, live_simulator, nq_items) -> None:  # type: ignore[no-untyped-def]
+    simulator = live_simulator
+    backend = SimulatorBackend(simulator.url, retries=1)
     config = RolloutConfig(
         max_turns=1, max_new_tokens=16, temperature=1.0, seed=11, send_question=True, send_answer=True
     )

@@ -56,32 +56,40 @@ def test_bm25_malformed_corpus_names_file_and_line(tmp_path: Path, line: str, me
 
 
 # -- simulator -----------------------------------------------------------------------------------------
-def test_simulator_sends_one_batch_with_auth_and_own_fields(stand_in) -> None:  # type: ignore[no-untyped-def]
-    server, _ = stand_in
-    backend = SimulatorBackend(server.url, api_key="s3cret", **FAST)
+def test_simulator_sends_one_batch_with_auth_and_own_fields(live_simulator) -> None:  # type: ignore[no-untyped-def]
+    backend = SimulatorBackend(live_simulator.url, api_key="s3cret", **FAST)
     run_sync(backend.check())
     requests = [
         SearchRequest(query="Evan Morris", k=2, noise=0.0, question="q1", answer="a1", seed=1),
         SearchRequest(query="Genentech", k=1, noise=1.0, question="q2", answer="a2", seed=2),
     ]
     results = backend.search_batch(requests)
-    [post] = [c for c in server.calls if c.method == "POST"]
+    [post] = [c for c in live_simulator.calls if c.method == "POST"]
     assert post.headers["authorization"] == "Bearer s3cret"
     assert [(r["q"], r["question"], r["answer"], r["seed"]) for r in post.body["requests"]] == [
         ("Evan Morris", "q1", "a1", 1),
         ("Genentech", "q2", "a2", 2),
     ]
     assert [r.mode for r in results] == ["useful", "noisy"] and [len(r.documents) for r in results] == [2, 1]
+    # The documents went through the real parser: BM25's passages, as the simulator served them.
+    assert results[0].formatted.startswith("Doc 1: (Title: ") and not any(r.failed for r in results)
 
 
-def test_simulator_batch_failure_falls_back_per_request(stand_in) -> None:  # type: ignore[no-untyped-def]
-    server, simulator = stand_in
-    simulator.fail_batch = True
-    results = SimulatorBackend(server.url, **FAST).search_batch(
+def test_simulator_batch_failure_falls_back_per_request(live_simulator) -> None:  # type: ignore[no-untyped-def]
+    live_simulator.engine.fail_batches = True
+    results = SimulatorBackend(live_simulator.url, **FAST).search_batch(
         [SearchRequest(query="Evan Morris"), SearchRequest(query="Genentech")]
     )
     assert not any(r.failed for r in results) and all(r.documents for r in results)
-    assert [len(c.body["requests"]) for c in server.calls] == [2, 1, 1]
+    assert [len(c.body["requests"]) for c in live_simulator.calls] == [2, 1, 1]
+
+
+def test_blank_query_fails_that_call_only(live_simulator) -> None:  # type: ignore[no-untyped-def]
+    results = SimulatorBackend(live_simulator.url, **FAST).search_batch(
+        [SearchRequest(query="   "), SearchRequest(query="Genentech")]
+    )
+    assert results[0].failed and "q" in (results[0].error or "")
+    assert not results[1].failed and results[1].documents
 
 
 def test_failing_server_retries_then_counts_the_fallback() -> None:

@@ -1,6 +1,7 @@
 """The simulator service as a search backend (``POST /search`` batch, ``GET /readyz``).
 
-A whole turn goes out as ONE batch POST; when that fails, each request is retried on its own with the
+Bodies and answers are the protocol's models (``zerosearch.common.search.protocol``), the ones the
+simulator itself validates with. A whole turn goes out as ONE batch POST; when that fails, each request is retried on its own with the
 base class's bounded back-off, then falls back to NO_INFORMATION (counted). Each request carries only its
 own trajectory's question/answer (defect 1 of the reference code was a batch-indexing mix-up).
 
@@ -12,53 +13,49 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Literal
+from typing import Any
 
 import httpx
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
-from zerosearch.common.documents import Document, format_documents
+from zerosearch.common.documents import format_documents
 from zerosearch.common.errors import SearchBackendError
 from zerosearch.common.search.base import BACKEND_ERRORS, SearchRequest, SearchResult
 from zerosearch.common.search.http import HTTPBackend, json_body
+from zerosearch.common.search.protocol import (
+    BatchSearchRequest,
+    BatchSearchResponse,
+    SearchParams,
+    SearchResponse,
+)
 
-__all__ = ["SimulatorBackend", "SimulatorResponse", "SimulatorResult"]
+__all__ = ["SimulatorBackend"]
 
 log = logging.getLogger(__name__)
 
 
-class SimulatorResult(BaseModel):
-    """One result of the simulator's ``/search`` (extra fields such as ``cached`` are allowed)."""
-
-    query: str
-    mode: Literal["useful", "noisy"]
-    documents: list[Document] = Field(default_factory=list)
-    formatted: str | None = None
-
-
-class SimulatorResponse(BaseModel):
-    """The simulator's batch answer: one result per request, in request order."""
-
-    results: list[SimulatorResult]
-
-
-def _body(request: SearchRequest) -> dict[str, Any]:
-    # Field names are the simulator's ("q", not "query"); None fields are left out.
-    body = {"q": request.query, "noise": request.noise, "k": request.k}
+def _params(request: SearchRequest) -> SearchParams:
+    """The protocol's request for one search call (field names are the simulator's: ``q``, not ``query``)."""
+    fields = {"q": request.query, "noise": request.noise, "k": request.k}
     for name in ("question", "answer", "seed", "mode"):
         value = getattr(request, name)
         if value is not None:
-            body[name] = value
-    return body
+            fields[name] = value
+    try:
+        return SearchParams(**fields)
+    except ValidationError as exc:  # e.g. a blank query the policy wrote: this call fails, not the run
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise SearchBackendError(f"search request not sent, {where}: {first['msg']}") from exc
 
 
-def _to_result(request: SearchRequest, result: SimulatorResult) -> SearchResult:
+def _to_result(request: SearchRequest, result: SearchResponse) -> SearchResult:
     documents = result.documents[: request.k]
     return SearchResult(
         query=request.query,
         documents=documents,
         formatted=result.formatted or format_documents(documents),
-        mode=result.mode,
+        mode=result.mode.value,
     )
 
 
@@ -75,11 +72,12 @@ class SimulatorBackend(HTTPBackend):
         """Fail fast when the simulator is down or not ready (names the URL)."""
         await self._probe("/readyz")
 
-    async def _post(self, client: httpx.AsyncClient, requests: list[SearchRequest]) -> list[SimulatorResult]:
-        response = await client.post("/search", json={"requests": [_body(r) for r in requests]})
+    async def _post(self, client: httpx.AsyncClient, requests: list[SearchRequest]) -> list[SearchResponse]:
+        batch = BatchSearchRequest(requests=[_params(r) for r in requests])
+        response = await client.post("/search", json=batch.model_dump(mode="json", exclude_none=True))
         body = json_body(response, f"simulator at {self.url}/search")
         try:
-            parsed = SimulatorResponse.model_validate(body)
+            parsed = BatchSearchResponse.model_validate(body)
         except ValidationError as exc:
             raise SearchBackendError(
                 f"simulator at {self.url}/search answered an unknown shape: {exc}"
