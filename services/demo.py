@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from rq.job import Job, JobStatus
 
 from zerosearch.common.config_file import read_config_file
 from zerosearch.common.connection import EmbeddedRedis, connect, free_port
 from zerosearch.common.errors import ConfigError, DatasetError, ServerError
+from zerosearch.common.follow import follow_job, follow_jobs, job_result
+from zerosearch.common.io import read_jsonl
 from zerosearch.common.log import make_console
 from zerosearch.common.preflight import require_data, require_model, require_port_free, require_redis
 from zerosearch.common.processes import Supervisor, zerosearch_command
@@ -53,7 +53,6 @@ console = make_console()
 
 _ROOT = Path(__file__).resolve().parents[1]
 _SIMULATOR_MODEL = "smollm2-135m"
-_FINAL = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED}
 
 
 @dataclass
@@ -86,17 +85,6 @@ class _Stages:
             console.print(f"[dim]{name}: {self.times[name]:.1f}s[/dim]")
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"{path}:{number}: not JSON ({exc.msg})") from None
-    return rows
-
-
 def split_heldout(
     data_dir: Path, out: Path, heldout: dict[str, int], train_questions: int, seed: int
 ) -> tuple[list[Path], list[Path]]:
@@ -110,7 +98,7 @@ def split_heldout(
             raise DatasetError(
                 f"{source} not found: data/ is missing from the checkout; set ZEROSEARCH_DATA_DIR to a folder with qa/ and corpus/"
             )
-        rows = _read_jsonl(source)
+        rows = read_jsonl(source)
         rng.shuffle(rows)
         if count >= len(rows):
             raise ConfigError(f"held-out {name}: {count} questions leaves none to train on", param=name)
@@ -133,71 +121,12 @@ def show_idea(url: str, count: int, schedule: list[tuple[int, float]], kind: str
     console.print(schedule_table(schedule, kind=kind))
 
 
-def _follow(
-    conn: redis.Redis, jobs: dict[str, str], timeout_s: float, train_run: Path | None = None
-) -> dict[str, Job]:
-    """Show progress bars for ``jobs`` (label → job id) until all end; follows eval jobs a training enqueues."""
-    fetched: dict[str, Job] = {}
-    deadline = time.monotonic() + timeout_s
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bars:
-        tasks = {label: bars.add_task(label, total=None) for label in jobs}
-        while time.monotonic() < deadline:
-            if train_run is not None:
-                _add_enqueued_evals(train_run, jobs, tasks, bars)
-            pending = False
-            for label, job_id in jobs.items():
-                job = Job.fetch(job_id, connection=conn)
-                fetched[label] = job
-                meta, status = job.get_meta(refresh=True), job.get_status(refresh=True)
-                total = meta.get("total")
-                done = meta.get("step", meta.get("done", 0))
-                detail = _describe(meta)
-                bars.update(
-                    tasks[label], total=total, completed=done or 0, description=f"{label} [{status}] {detail}"
-                )
-                pending |= status not in _FINAL
-            if not pending:
-                return fetched
-            time.sleep(0.5)
-    raise ServerError(f"jobs still running after {timeout_s:.0f}s: {', '.join(jobs)}")
-
-
-def _describe(meta: dict[str, Any]) -> str:
-    parts = []
-    if "mean_reward" in meta:
-        parts.append(f"reward {meta['mean_reward']:.3f}")
-    if "noise_p" in meta:
-        parts.append(f"noise p {meta['noise_p']:.3f}")
-    if "running_em" in meta and meta["running_em"] is not None:
-        parts.append(f"EM {meta['running_em']:.1f}")
-    if meta.get("stage") or meta.get("state"):
-        parts.append(str(meta.get("stage") or meta.get("state")))
-    return " · ".join(parts)
-
-
-def _add_enqueued_evals(run_dir: Path, jobs: dict[str, str], tasks: dict[str, Any], bars: Progress) -> None:
+def _enqueued_evals(run_dir: Path) -> dict[str, str]:
+    """The eval jobs a training has enqueued so far (its ``eval_jobs.jsonl``), label → job id."""
     index = run_dir / "eval_jobs.jsonl"
     if not index.is_file():
-        return
-    for row in _read_jsonl(index):
-        label = f"eval {row['checkpoint']}"
-        if label not in jobs:
-            jobs[label] = row["job_id"]
-            tasks[label] = bars.add_task(label, total=None)
-
-
-def _result(job: Job) -> dict[str, Any]:
-    if job.get_status() != JobStatus.FINISHED:
-        latest = job.latest_result()
-        reason = (latest.exc_string or "").strip().splitlines()[-1:] if latest is not None else []
-        raise ServerError(f"job {job.id} ({job.description}) ended {job.get_status()}: {' '.join(reason)}")
-    return job.return_value() or {}
+        return {}
+    return {f"eval {row['checkpoint']}": row["job_id"] for row in read_jsonl(index)}
 
 
 def _train_payload(
@@ -359,15 +288,22 @@ def _baseline(conn: redis.Redis, train: dict[str, Any], out: Path, timeout_s: fl
     payload = eval_payload(settings, Path(train["model"]), out / "eval" / "baseline", None)
     payload["model"] = train["model"]  # an alias stays an alias (not a path)
     job = submit_eval(conn, build_eval_config(payload), description="eval baseline")
-    return _result(_follow(conn, {"baseline eval": job.id}, timeout_s)["baseline eval"])
+    return follow_job(conn, job.id, label="baseline eval", timeout_s=timeout_s, console=console)
 
 
 def _train_and_eval(conn: redis.Redis, train: dict[str, Any], out: Path, timeout_s: float) -> dict[str, Any]:
     """Submit the training job and follow it and the eval jobs it enqueues; return the final model's results."""
     job = submit_train(conn, parse_train_config(train, source="demo"))
-    jobs = _follow(conn, {"train": job.id}, timeout_s, train_run=Path(train["output_dir"]))
-    _result(jobs["train"])
+    run_dir = Path(train["output_dir"])
+    jobs = follow_jobs(
+        conn,
+        {"train": job.id},
+        timeout_s=timeout_s,
+        discover=lambda: _enqueued_evals(run_dir),
+        console=console,
+    )
+    job_result(jobs["train"])
     evals = [label for label in jobs if label.startswith("eval ")]
     if not evals:
         raise ServerError("the training job enqueued no eval job (is eval.enabled set in the config?)")
-    return _result(jobs[evals[-1]])
+    return job_result(jobs[evals[-1]])

@@ -1,6 +1,11 @@
-"""Read a YAML config file into a plain mapping, with a clear ConfigError for every way it can be wrong.
+"""The one reader of ``--config`` files, and the one YAML + flags merge every CLI verb uses.
 
-data = read_config_file("configs/cpu-tiny.yaml")   # then validate with the run's pydantic model
+Every way a file can be wrong is one ConfigError line naming the file (param ``config``): missing or not a
+file, unreadable, not UTF-8, not YAML, empty, or not a mapping of fields. An empty file is refused rather
+than read as "all defaults" (an empty eval config would otherwise start a full evaluation).
+
+    data = read_config_file("configs/cpu-tiny.yaml")        # then validate with the run's pydantic model
+    data = merge_config("eval.yaml", {"limit": 20, "seed": None})   # flags given win; None = not given
 """
 
 from __future__ import annotations
@@ -12,18 +17,42 @@ import yaml
 
 from zerosearch.common.errors import ConfigError
 
-__all__ = ["read_config_file"]
+__all__ = ["merge_config", "read_config_file"]
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """The file's top-level mapping; a missing file, bad YAML or a non-mapping is a ConfigError (param config)."""
+    """The file's top-level mapping; any unusable file is a ConfigError (param ``config``) in one line."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"config file not found: {path}", param="config")
+    if not path.is_file():
+        raise ConfigError(f"config {path} is not a file", param="config")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}", param="config") from exc
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}", param="config") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 YAML", param="config"
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(f"config {path} is not valid YAML{line}: {problem}", param="config") from None
+    if data is None:
+        raise ConfigError(f"config {path} is empty: give at least one field", param="config")
     if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a mapping of fields, got {type(data).__name__}", param="config")
+        raise ConfigError(
+            f"config {path} must hold a mapping of fields, got {type(data).__name__}", param="config"
+        )
+    return data
+
+
+def merge_config(path: str | Path | None, flags: dict[str, Any]) -> dict[str, Any]:
+    """The config file's fields (none without ``path``), then every flag that was given (not None) on top."""
+    data = read_config_file(path) if path is not None else {}
+    data.update({key: value for key, value in flags.items() if value is not None})
     return data

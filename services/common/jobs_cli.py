@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,14 +12,28 @@ from rich.table import Table
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
+from zerosearch.common.attempts import attempt_summary
 from zerosearch.common.connection import redis_connection
 from zerosearch.common.errors import ClientError
 from zerosearch.common.queue import QueueName, get_queue
 from zerosearch.common.settings import get_common_settings
 
-__all__ = ["app"]
+__all__ = ["ConfigFileOption", "FollowOption", "app"]
 
 app = typer.Typer(help="Inspect jobs on the train, eval and sft queues.", no_args_is_help=True)
+
+FollowOption = Annotated[
+    bool,
+    typer.Option(
+        "--follow/--no-follow", "--wait/--no-wait", help="Follow the job with a progress bar until it ends."
+    ),
+]
+"""``submit --follow`` of every queue (``--wait`` is the older name)."""
+
+ConfigFileOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML file of the run config's fields; flags given win.")
+]
+"""``--config FILE`` of every verb that takes a run config (read by common.config_file)."""
 
 QueueOption = Annotated[
     list[QueueName] | None, typer.Option("--queue", "-q", help="Queue(s) to list; default all.")
@@ -47,7 +62,9 @@ def list_jobs(queue: QueueOption = None) -> None:
                 for job in q.job_class.fetch_many(ids, connection=conn):
                     if job is None:
                         continue
-                    meta = {k: v for k, v in job.meta.items() if k != "state"}
+                    meta = {
+                        k: v for k, v in job.meta.items() if k not in ("state", "failures", "last_failure")
+                    }
                     progress = ", ".join(f"{k}={v}" for k, v in list(meta.items())[:4])
                     table.add_row(str(name), job.id, str(job.get_status()), progress, job.description or "")
     console.print(table)
@@ -55,7 +72,7 @@ def list_jobs(queue: QueueOption = None) -> None:
 
 @app.command("show")
 def show_job(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None:
-    """Show one job: status, meta, result or the failure."""
+    """Show one job: status, attempt (``n/max``) and the last death's reason, meta, result or the failure."""
     with redis_connection(get_common_settings().redis_url) as conn:
         try:
             job = Job.fetch(job_id, connection=conn)
@@ -68,6 +85,7 @@ def show_job(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None
             "description": job.description,
             "enqueued_at": str(job.enqueued_at),
             "ended_at": str(job.ended_at),
+            **attempt_summary(job),
             "meta": job.meta,
         }
         latest = job.latest_result()

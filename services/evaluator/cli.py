@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import typer
-import yaml
 
+from zerosearch.common.config_file import merge_config
 from zerosearch.common.connection import redis_connection
-from zerosearch.common.errors import ConfigError
+from zerosearch.common.jobs_cli import FollowOption
 from zerosearch.common.queue import QueueName, run_worker
 from zerosearch.common.settings import get_common_settings
 from zerosearch.evaluator.config import EvalConfig, build_eval_config
@@ -92,20 +92,8 @@ def eval_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def config_from_options(options: dict[str, Any]) -> EvalConfig:
     """Merge ``--config`` YAML, then the flags given, into a validated EvalConfig."""
-    data: dict[str, Any] = {}
     config_file = options.pop("config_file", None)
-    if config_file is not None:
-        try:
-            loaded = yaml.safe_load(Path(config_file).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"--config {config_file}: cannot read YAML: {exc}", param="config") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(
-                f"--config {config_file}: expected a mapping of EvalConfig fields", param="config"
-            )
-        data.update(loaded)
-    data.update({k: v for k, v in options.items() if v is not None})
-    return build_eval_config(data)
+    return build_eval_config(merge_config(config_file, options))
 
 
 @eval_app.command("run")
@@ -119,11 +107,11 @@ def run(**options: Any) -> None:
 @eval_app.command("submit")
 @eval_options
 def submit(
-    wait: bool = typer.Option(False, "--wait/--no-wait", help="Follow the job's progress until it ends."),
+    follow: FollowOption = False,
     **options: Any,
 ) -> None:
     """Enqueue the evaluation on the eval queue and print the job id (needs REDIS_URL)."""
-    submit_main(config_from_options(options), wait=wait)
+    submit_main(config_from_options(options), wait=follow)
 
 
 @evaluator_app.command("worker")

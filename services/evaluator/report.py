@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from zerosearch.common.io import atomic_write_text, save_figure
 from zerosearch.evaluator.scoring import METRICS
 
 __all__ = ["PARTIAL_SUFFIX", "REPORT_FILES", "RunReport", "render_markdown", "write_chart"]
@@ -95,34 +96,22 @@ def write_chart(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers and workers
-    # Heavy dependency (matplotlib): imported on use, so importing this module stays light.
     import matplotlib.pyplot as plt
 
     names = [*results["datasets"], "avg"]
     values = {m: [*(d[m] for d in results["datasets"].values()), results["macro"][m]] for m in METRICS}
     width = 0.8 / len(METRICS)
     fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(names) + 2), 3.5))
-    try:
-        for i, metric in enumerate(METRICS):
-            xs = [x + (i - (len(METRICS) - 1) / 2) * width for x in range(len(names))]
-            ax.bar(xs, values[metric], width, label=_METRIC_TITLES[metric])
-        ax.set_xticks(range(len(names)), [_title(n) if n != "avg" else "Avg." for n in names])
-        ax.set_ylabel("score (%)")
-        ax.set_ylim(0, 100)
-        ax.set_title(
-            f"{results.get('run', {}).get('model', '')} — {results.get('run', {}).get('method', '')}"
-        )
-        ax.legend(loc="upper right", fontsize="small")
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-    finally:
-        plt.close(fig)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + PARTIAL_SUFFIX)
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    for i, metric in enumerate(METRICS):
+        xs = [x + (i - (len(METRICS) - 1) / 2) * width for x in range(len(names))]
+        ax.bar(xs, values[metric], width, label=_METRIC_TITLES[metric])
+    ax.set_xticks(range(len(names)), [_title(n) if n != "avg" else "Avg." for n in names])
+    ax.set_ylabel("score (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(f"{results.get('run', {}).get('model', '')} — {results.get('run', {}).get('method', '')}")
+    ax.legend(loc="upper right", fontsize="small")
+    fig.tight_layout()
+    save_figure(fig, path)
 
 
 class RunReport:
@@ -156,12 +145,10 @@ class RunReport:
             "results_md": self.out_dir / RESULTS_MD,
             "chart": self.out_dir / CHART,
         }
-        _write_atomic(paths["results_md"], render_markdown(results))
-        chart_tmp = self.out_dir / (CHART + PARTIAL_SUFFIX + ".png")
-        write_chart(results, chart_tmp)
-        os.replace(chart_tmp, paths["chart"])
+        atomic_write_text(paths["results_md"], render_markdown(results))
+        write_chart(results, paths["chart"])  # atomic (common.io.save_figure)
         os.replace(self._partial, paths["predictions"])
         # results.json last: its presence marks a complete run for tools that poll the folder.
-        _write_atomic(paths["results_json"], json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        atomic_write_text(paths["results_json"], json.dumps(results, indent=2, ensure_ascii=False) + "\n")
         log.info("report written to %s", self.out_dir)
         return paths

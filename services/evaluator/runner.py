@@ -25,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from zerosearch.common.agent import run_rollouts
 from zerosearch.common.datasets import dataset_name, load_benchmark
 from zerosearch.common.errors import ConfigError
+from zerosearch.common.io import default_corpus
 from zerosearch.common.models import resolve_model
 from zerosearch.common.policies import make_policy
 from zerosearch.common.policy import Policy
@@ -34,6 +35,7 @@ from zerosearch.common.settings import get_common_settings
 from zerosearch.common.trajectory import QAItem
 from zerosearch.evaluator.config import EvalConfig
 from zerosearch.evaluator.report import RunReport
+from zerosearch.evaluator.resume import ResumableReport
 from zerosearch.evaluator.scoring import macro_average, prediction_record, summarize_dataset
 
 __all__ = ["EvalProgress", "ProgressCallback", "load_datasets", "main", "open_backend", "open_policy"]
@@ -78,8 +80,8 @@ def _backend_options(config: EvalConfig, name: str) -> dict[str, Any]:
     if name == "bm25":
         corpus = config.corpus
         if corpus is None and config.data_dir is not None:
-            corpus = Path(config.data_dir) / "corpus" / "wiki_mini.jsonl"
-        return {"corpus": corpus}  # None: the factory's default, <ZEROSEARCH_DATA_DIR>/corpus/wiki_mini.jsonl
+            corpus = default_corpus(config.data_dir)
+        return {"corpus": corpus}  # None: the factory's default, default_corpus(ZEROSEARCH_DATA_DIR)
     if name == "retrieval" and not config.search_url:
         raise ConfigError("search retrieval needs --search-url (the server's base URL)", param="search_url")
     if name in ("simulator", "retrieval"):
@@ -143,16 +145,23 @@ def _evaluate(
     config: EvalConfig,
     report: RunReport,
     callbacks: list[ProgressCallback],
+    resumed: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Roll out every dataset in batches, append records to the report, report progress per batch."""
+    """Roll out every dataset in batches, append records to the report, report progress per batch.
+
+    ``resumed`` holds each dataset's first records from a killed run (resume.py); those are not re-run.
+    """
     rollout_config = config.rollout_config()
     total = sum(len(items) for items in datasets.values())
     done, em_sum = 0, 0.0
     records: dict[str, list[dict[str, Any]]] = {}
     for name, items in datasets.items():
-        records[name] = []
-        for start in range(0, len(items), config.batch_size):
-            batch = items[start : start + config.batch_size]
+        records[name] = list((resumed or {}).get(name, []))
+        done += len(records[name])
+        em_sum += sum(r["em"] for r in records[name])
+        todo = items[len(records[name]) :]  # the questions still to score
+        for start in range(0, len(todo), config.batch_size):
+            batch = todo[start : start + config.batch_size]
             trajectories = run_rollouts(policy, backend, batch, rollout_config)
             batch_records = [prediction_record(t) for t in trajectories]
             report.append(batch_records)
@@ -172,11 +181,13 @@ def main(
     backend: SearchBackend | None = None,
     on_progress: ProgressCallback | None = None,
     show_progress: bool = False,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Run one evaluation and write its report; returns the ``results.json`` content.
 
     ``policy`` and ``backend`` may be passed in (already loaded, e.g. by the trainer or tests); they are
-    then left open. Otherwise they are built from the config and closed at the end.
+    then left open. Otherwise they are built from the config and closed at the end. With ``resume`` the
+    partial predictions of a killed identical run in the output folder are kept and not scored again.
     """
     datasets = load_datasets(config)  # bad names and files fail before anything loads
     total = sum(len(items) for items in datasets.values())
@@ -190,13 +201,17 @@ def main(
         if policy is None:
             policy = open_policy(config)
         out_dir = config.output_dir()
-        report = RunReport(out_dir).start()
+        report = ResumableReport(out_dir, config)
+        resumed = report.resume(datasets) if resume else {}
+        if not resume:
+            report.start()
         started, wall = dt.datetime.now(dt.UTC), time.perf_counter()
         with rich_progress(total, show_progress) as bar:
             callbacks = [c for c in (on_progress, bar) if c is not None]
-            records = _evaluate(policy, backend, datasets, config, report, callbacks)
+            records = _evaluate(policy, backend, datasets, config, report, callbacks, resumed)
         elapsed = time.perf_counter() - wall
         results = _results(config, records, out_dir, started, elapsed)
+        results["run"]["resumed"] = sum(len(recs) for recs in resumed.values())  # taken over, not re-scored
         report.finish(results)
         return results
     finally:

@@ -15,6 +15,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from zerosearch.common.connection import connect, redis_connection
 from zerosearch.common.defaults import CURRICULUM_BASE, CURRICULUM_P_END, CURRICULUM_P_START
 from zerosearch.common.errors import ConfigError
+from zerosearch.common.follow import follow_job
+from zerosearch.common.jobs_cli import FollowOption
 from zerosearch.common.queue import QueueName, run_worker
 from zerosearch.common.settings import get_common_settings
 from zerosearch.trainer.config import load_train_config
@@ -59,15 +61,23 @@ def run_main(config_path: Path, *, steps: int | None = None, output_dir: Path | 
         return train(config, conn=conn, on_progress=update)
 
 
-def submit_main(config_path: Path, *, steps: int | None = None, output_dir: Path | None = None) -> str:
-    """Enqueue the run on the ``train`` queue of REDIS_URL; returns the job id."""
+def submit_main(
+    config_path: Path, *, steps: int | None = None, output_dir: Path | None = None, follow: bool = False
+) -> str:
+    """Enqueue the run on the ``train`` queue of REDIS_URL; returns the job id (after the job ends with
+    ``follow``, which shows its progress bar)."""
     config = load_train_config(config_path, steps=steps, output_dir=output_dir)
     url = get_common_settings().redis_url
     if not url:
         raise ConfigError(
             "train submit needs REDIS_URL (the Redis the trainer workers listen on)", param="REDIS_URL"
         )
-    return submit_train(connect(url), config).id
+    conn = connect(url)
+    job = submit_train(conn, config)
+    if follow:
+        typer.echo(job.id)
+        follow_job(conn, job.id, label=f"train {job.id}")
+    return job.id
 
 
 def curriculum_lines(steps: int, *, kind: str, p_start: float, p_end: float, base: float) -> list[str]:
@@ -85,9 +95,16 @@ def run(config: ConfigOption, steps: StepsOption = None, output_dir: OutOption =
 
 
 @train_app.command("submit")
-def submit(config: ConfigOption, steps: StepsOption = None, output_dir: OutOption = None) -> None:
+def submit(
+    config: ConfigOption,
+    steps: StepsOption = None,
+    output_dir: OutOption = None,
+    follow: FollowOption = False,
+) -> None:
     """Enqueue a training run on the train queue (a `trainer worker` runs it)."""
-    typer.echo(submit_main(config, steps=steps, output_dir=output_dir))
+    job_id = submit_main(config, steps=steps, output_dir=output_dir, follow=follow)
+    if not follow:
+        typer.echo(job_id)
 
 
 @train_app.command("curriculum")

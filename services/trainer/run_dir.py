@@ -29,6 +29,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from zerosearch.common.errors import ConfigError
+from zerosearch.common.io import read_jsonl
 from zerosearch.trainer.distributed import (
     barrier,
     broadcast_from_main,
@@ -212,4 +213,4 @@ class RunDir:
         """Every metrics line, in order."""
         if not self.metrics_file.is_file():
             return []
-        return [json.loads(line) for line in self.metrics_file.read_text().splitlines() if line.strip()]
+        return read_jsonl(self.metrics_file)

@@ -13,8 +13,11 @@ import typer
 from pydantic import BaseModel, ValidationError
 from rich.progress import Progress
 
+from zerosearch.common.config_file import merge_config
 from zerosearch.common.connection import redis_connection
 from zerosearch.common.errors import ConfigError
+from zerosearch.common.follow import follow_job
+from zerosearch.common.jobs_cli import ConfigFileOption, FollowOption
 from zerosearch.common.queue import QueueName, run_worker
 from zerosearch.common.settings import get_common_settings
 from zerosearch.tuning import build as build_stage
@@ -28,7 +31,6 @@ from zerosearch.tuning.config import (
     FidelityConfig,
     LabelConfig,
     SFTTrainConfig,
-    load_sft_config,
     parse_sft_config,
 )
 from zerosearch.tuning.jobs import submit as submit_job
@@ -138,11 +140,10 @@ def train(
 
 @sft_app.command()
 def submit(
-    config: Path = typer.Option(
-        None, "--config", help="YAML pipeline config (work_dir, collect, label, ...)."
-    ),
+    config: ConfigFileOption = None,
     work_dir: Path = typer.Option(None, help="Folder for every stage's files (overrides the config)."),
     run_here: bool = typer.Option(False, "--run-here", help="Also run a burst worker in this process."),
+    follow: FollowOption = False,
 ) -> None:
     """Enqueue collect → label → build → train as one job on the sft queue."""
     redis_url = get_common_settings().redis_url
@@ -151,9 +152,8 @@ def submit(
         raise ConfigError(
             "REDIS_URL is unset: point it at the workers' Redis, or pass --run-here", param="redis_url"
         )
-    pipeline = load_sft_config(config) if config else parse_sft_config({})
-    if work_dir is not None:
-        pipeline = parse_sft_config({**pipeline.model_dump(mode="json"), "work_dir": str(work_dir)})
+    flags = {"work_dir": str(work_dir) if work_dir is not None else None}
+    pipeline = parse_sft_config(merge_config(config, flags), source=config.name if config else "flags")
     with redis_connection(redis_url) as conn:
         job = submit_job(conn, pipeline)
         typer.echo(f"job {job.id} on queue sft (work dir {pipeline.work_dir})")
@@ -161,6 +161,8 @@ def submit(
             run_worker(conn, [QueueName.SFT], burst=True)
             job.refresh()
             typer.echo(f"job {job.id}: {job.get_status()}")
+        elif follow:
+            follow_job(conn, job.id, label=f"sft {job.id}")
 
 
 @sft_app.command()

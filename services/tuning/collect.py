@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from zerosearch.common import io
 from zerosearch.common.agent import run_rollouts
 from zerosearch.common.datasets import load_benchmark
 from zerosearch.common.errors import ConfigError, DatasetError
@@ -70,7 +71,7 @@ def default_corpus() -> Path:
     data_dir = get_common_settings().data_dir
     if data_dir is None:
         raise ConfigError("no corpus given and no data folder found: pass --corpus", param="corpus")
-    return Path(data_dir) / "corpus" / "wiki_mini.jsonl"
+    return io.default_corpus(data_dir)
 
 
 def make_real_backend(kind: str, corpus: Path | None, url: str | None) -> SearchBackend:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from zerosearch.common.io import save_figure
 from zerosearch.common.metrics import contains_answer
 from zerosearch.common.queue import report_progress
 from zerosearch.common.search.base import SearchBackend, SearchRequest, SearchResult, run_sync
@@ -148,7 +149,6 @@ def render_plot(report: FidelityReport, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers and in jobs
-    # Heavy dependency (matplotlib): imported on use, so importing this module stays light.
     import matplotlib.pyplot as plt
 
     labels = [f"{r.name}\n{r.mode}" for r in report.rows]
@@ -168,8 +168,7 @@ def render_plot(report: FidelityReport, path: Path) -> None:
     lengths.set_xticks(range(len(labels)), labels, fontsize=7)
     lengths.set_title("mean words / document")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(config: FidelityConfig, *, simulator: SearchBackend | None = None) -> FidelityReport:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from zerosearch.common.documents import Document
 from zerosearch.common.errors import DatasetError
+from zerosearch.common.io import atomic_path
 from zerosearch.tuning.config import Label, LabelRule
 
 __all__ = [
@@ -142,15 +143,12 @@ def append_jsonl(path: Path, records: Iterable[BaseModel]) -> int:
 def write_jsonl(path: Path, rows: Iterable[BaseModel | dict]) -> int:
     """Write rows to ``path`` atomically (a temporary file renamed over it)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(path.name + ".partial")
     count = 0
-    with staging.open("w", encoding="utf-8") as handle:
+    with atomic_path(path) as staging, staging.open("w", encoding="utf-8") as handle:
         for row in rows:
             text = (
                 row.model_dump_json() if isinstance(row, BaseModel) else json.dumps(row, ensure_ascii=False)
             )
             handle.write(text + "\n")
             count += 1
-    os.replace(staging, path)
     return count

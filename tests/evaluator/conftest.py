@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from zerosearch.common.documents import Document
@@ -52,7 +53,7 @@ class FixedBackend(SearchBackend):
     async def _search_once(self, request: SearchRequest) -> SearchResult:
         self.requests.append(request)
         if self.fail:
-            raise ConnectionError("engine down")
+            raise httpx.ConnectError("engine down")  # a transport failure: retried, then counted
         docs = [
             Document(rank=i, title=f"T{i}", text=f"about {request.query}") for i in range(1, request.k + 1)
         ]

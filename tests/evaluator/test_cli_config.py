@@ -45,7 +45,7 @@ def test_yaml_config_then_flags(tmp_path: Path) -> None:
     config = config_from_options({"config_file": path, "limit": 3, "method": None})
     assert (config.datasets, config.limit, config.method) == (["nq", "bamboogle"], 3, "rag")
     path.write_text("- not a mapping\n")
-    with pytest.raises(ConfigError, match="expected a mapping"):
+    with pytest.raises(ConfigError, match="must hold a mapping"):
         config_from_options({"config_file": path})
 
 
@@ -77,3 +77,14 @@ def test_submit_without_redis_url_says_what_to_set(monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("ZEROSEARCH_REDIS_URL", raising=False)
     assert main(["eval", "submit", "--limit", "1"]) == 1
     assert "REDIS_URL" in capsys.readouterr().err
+
+
+def test_a_rollout_block_sets_the_shared_limits_including_the_budget() -> None:
+    from zerosearch.common.errors import ConfigError
+    from zerosearch.evaluator.config import build_eval_config
+
+    config = build_eval_config({"rollout": {"max_turns": 2, "max_completion_tokens": 384}, "top_k": 3})
+    rollout = config.rollout_config()
+    assert (rollout.max_turns, rollout.max_completion_tokens, rollout.top_k) == (2, 384, 3)
+    with pytest.raises(ConfigError, match="top_k is given twice"):
+        build_eval_config({"rollout": {"top_k": 2}, "top_k": 3})

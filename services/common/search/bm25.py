@@ -12,7 +12,6 @@ tokenized and scored in one call.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -23,6 +22,7 @@ from filelock import FileLock
 
 from zerosearch.common.documents import Document, format_documents
 from zerosearch.common.errors import ConfigError, DatasetError
+from zerosearch.common.io import iter_jsonl
 from zerosearch.common.search.base import SearchBackend, SearchRequest, SearchResult
 
 __all__ = ["BM25Backend", "Passage", "read_corpus"]
@@ -42,26 +42,17 @@ def read_corpus(path: Path) -> list[Passage]:
     if not path.is_file():
         raise DatasetError(f"corpus file not found: {path}", param="corpus")
     passages: list[Passage] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(
-                    f"{path}, line {number}: not valid JSON ({exc.msg})", param="corpus"
-                ) from exc
-            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                raise DatasetError(
-                    f"{path}, line {number}: a corpus line must be an object with a string 'text' "
-                    "(and 'id', 'title')",
-                    param="corpus",
-                )
-            title = row.get("title") or ""
-            if not isinstance(title, str):
-                raise DatasetError(f"{path}, line {number}: 'title' must be a string", param="corpus")
-            passages.append((title, row["text"]))
+    for number, row in iter_jsonl(path, param="corpus"):
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            raise DatasetError(
+                f"{path}, line {number}: a corpus line must be an object with a string 'text' "
+                "(and 'id', 'title')",
+                param="corpus",
+            )
+        title = row.get("title") or ""
+        if not isinstance(title, str):
+            raise DatasetError(f"{path}, line {number}: 'title' must be a string", param="corpus")
+        passages.append((title, row["text"]))
     if not passages:
         raise DatasetError(f"{path}: the corpus holds no passages", param="corpus")
     return passages

@@ -15,20 +15,25 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zerosearch.common.defaults import SEARCH_BACKOFF_S, SEARCH_RETRIES, SEARCH_TIMEOUT_S, SIMULATOR_PORT
 from zerosearch.common.errors import ConfigError
+from zerosearch.common.io import default_corpus
 from zerosearch.common.search.base import SearchBackend
 
 __all__ = [
     "BACKEND_NAMES",
     "BM25Options",
     "BackendOptions",
+    "BraveOptions",
+    "RealEngineOptions",
     "RetrievalOptions",
     "SerpAPIOptions",
+    "SerperOptions",
     "SimulatorOptions",
+    "TavilyOptions",
     "make_backend",
 ]
 
-BackendName = Literal["simulator", "bm25", "retrieval", "serpapi"]
-BACKEND_NAMES: tuple[str, ...] = ("simulator", "bm25", "retrieval", "serpapi")
+BackendName = Literal["simulator", "bm25", "retrieval", "serpapi", "serper", "tavily", "brave"]
+BACKEND_NAMES: tuple[str, ...] = ("simulator", "bm25", "retrieval", "serpapi", "serper", "tavily", "brave")
 """Every backend ``make_backend`` knows."""
 
 
@@ -69,7 +74,16 @@ class RetrievalOptions(BackendOptions):
     url: str = Field(pattern=r"^https?://", description="Base URL of the server (POST <url>/retrieve).")
 
 
-class SerpAPIOptions(BackendOptions):
+class RealEngineOptions(BackendOptions):
+    """A paid web-search API: its answers go through the shared Redis engine cache (engine_cache.py)."""
+
+    api_key: str | None = Field(default=None, description="API key; default: the engine's variable.")
+    cache: bool = Field(default=True, description="Cache answers in Redis (needs redis_url or REDIS_URL).")
+    cache_ttl_s: int = Field(default=7 * 24 * 3600, ge=1, description="Seconds a cached answer is kept.")
+    redis_url: str | None = Field(default=None, description="Redis of the cache; default: REDIS_URL.")
+
+
+class SerpAPIOptions(RealEngineOptions):
     """Google via SerpAPI."""
 
     api_key: str | None = Field(default=None, description="SerpAPI key; default: $SERPAPI_API_KEY.")
@@ -79,11 +93,35 @@ class SerpAPIOptions(BackendOptions):
     hl: str | None = Field(default=None, description="Google interface language.")
 
 
+class SerperOptions(RealEngineOptions):
+    """Google via Serper."""
+
+    base_url: str = Field(default="https://google.serper.dev", pattern=r"^https?://", description="API root.")
+    gl: str | None = Field(default=None, description="Google country code.")
+
+
+class TavilyOptions(RealEngineOptions):
+    """Tavily web search."""
+
+    base_url: str = Field(default="https://api.tavily.com", pattern=r"^https?://", description="API root.")
+    search_depth: Literal["basic", "advanced"] = Field(default="basic", description="basic or advanced.")
+
+
+class BraveOptions(RealEngineOptions):
+    """Brave web search."""
+
+    base_url: str = Field(default="https://api.search.brave.com", pattern=r"^https?://", description="Root.")
+    country: str | None = Field(default=None, description="Country code.")
+
+
 _OPTIONS: dict[str, type[BackendOptions]] = {
     "simulator": SimulatorOptions,
     "bm25": BM25Options,
     "retrieval": RetrievalOptions,
     "serpapi": SerpAPIOptions,
+    "serper": SerperOptions,
+    "tavily": TavilyOptions,
+    "brave": BraveOptions,
 }
 
 
@@ -114,7 +152,7 @@ def _default_corpus() -> Path:
         raise ConfigError(
             "bm25 needs a corpus: pass corpus=<file.jsonl> or set ZEROSEARCH_DATA_DIR", param="corpus"
         )
-    return Path(data_dir) / "corpus" / "wiki_mini.jsonl"
+    return default_corpus(data_dir)
 
 
 def make_backend(name: str, **options: Any) -> SearchBackend:
@@ -140,9 +178,7 @@ def make_backend(name: str, **options: Any) -> SearchBackend:
         from zerosearch.common.search.retrieval import RetrievalBackend
 
         return RetrievalBackend(opts.url, **retry)
-    assert isinstance(opts, SerpAPIOptions)
-    from zerosearch.common.search.serpapi import SerpAPIBackend
+    assert isinstance(opts, RealEngineOptions)
+    from zerosearch.common.search.real_engines import make_real_engine
 
-    return SerpAPIBackend(
-        api_key=opts.api_key, base_url=opts.base_url, engine=opts.engine, gl=opts.gl, hl=opts.hl, **retry
-    )
+    return make_real_engine(opts, retry)
