@@ -43,7 +43,7 @@ from zerosearch.evaluator.config import build_eval_config
 from zerosearch.evaluator.jobs import submit_eval
 from zerosearch.showcase import fetch_showcase, schedule_table, searches_table
 from zerosearch.trainer.callbacks import eval_payload
-from zerosearch.trainer.config import EvalAfterCheckpoint, parse_train_config
+from zerosearch.trainer.config import parse_train_config
 from zerosearch.trainer.jobs import submit_train
 
 __all__ = ["DemoOptions", "main"]
@@ -284,7 +284,7 @@ def _services(port: int, out: Path, stages: _Stages) -> Iterator[redis.Redis]:
 
 def _baseline(conn: redis.Redis, train: dict[str, Any], out: Path, timeout_s: float) -> dict[str, Any]:
     """Evaluate the untrained policy through the evaluator worker, with the trainer's eval settings."""
-    settings = EvalAfterCheckpoint.model_validate(train["eval"])
+    settings = parse_train_config(train, source="demo").eval  # eval limits inherited from the run's rollout
     payload = eval_payload(settings, Path(train["model"]), out / "eval" / "baseline", None)
     payload["model"] = train["model"]  # an alias stays an alias (not a path)
     job = submit_eval(conn, build_eval_config(payload), description="eval baseline")

@@ -8,14 +8,14 @@ loop inserted (``<information>`` blocks and observations, masked out of the loss
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from zerosearch.common.defaults import DEFAULT_TOP_K, MAX_TOP_K, MAX_TURNS
 from zerosearch.common.documents import Document
 
-__all__ = ["QAItem", "RolloutConfig", "SearchCall", "Segment", "Trajectory"]
+__all__ = ["QAItem", "RolloutConfig", "RolloutLimits", "SearchCall", "Segment", "Trajectory"]
 
 
 class QAItem(BaseModel):
@@ -27,26 +27,57 @@ class QAItem(BaseModel):
     dataset: str = Field(default="", description="Name of the dataset it came from.")
 
 
-class RolloutConfig(BaseModel):
-    """How the agent loop runs a batch of questions."""
+class RolloutLimits(BaseModel):
+    """The agent loop's limits: ONE model that training, evaluation and collection configs share (the
+    ``rollout:`` block), so an evaluation of a checkpoint runs under the limits it was trained with."""
 
-    method: Literal["agent", "rag", "direct"] = Field(
-        default="agent",
-        description="agent: multi-turn search; rag: one search, then answer; direct: none.",
-    )
+    model_config = ConfigDict(extra="forbid")
+
     max_turns: int = Field(
         default=MAX_TURNS,
         ge=1,
         le=20,
         description="Turns that may search before the forced answer-only turn.",
     )
-    max_new_tokens: int = Field(default=256, ge=1, description="New tokens per generation turn.")
+    max_new_tokens: int = Field(default=256, ge=1, le=32768, description="New tokens per generation turn.")
     max_completion_tokens: int = Field(
-        default=2048, ge=1, description="Budget for all completion tokens (model + inserted)."
+        default=2048,
+        ge=1,
+        le=131072,
+        description="Budget for all completion tokens (model + inserted documents + the final EOS).",
+    )
+    top_k: int = Field(default=DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="Documents per search call.")
+
+    @classmethod
+    def fold(cls, data: Any, aliases: dict[str, str] | None = None) -> Any:
+        """Move flat limit keys of a config mapping (``top_k: 3``, or an alias such as the trainer's
+        ``max_completion_length``) into its ``rollout`` block; a limit given both ways is an error."""
+        if not isinstance(data, dict):
+            return data
+        names = {name: name for name in cls.model_fields} | (aliases or {})
+        flat = {names[key]: data[key] for key in list(data) if key in names}
+        if not flat:
+            return data
+        data = {k: v for k, v in data.items() if k not in names}
+        block = dict(data.get("rollout") or {})
+        twice = sorted(key for key in flat if key in block and block[key] != flat[key])
+        if twice:
+            raise ValueError(f"rollout.{twice[0]} is given twice (flat and in rollout:); give it once")
+        data["rollout"] = {**flat, **block}
+        return data
+
+
+class RolloutConfig(RolloutLimits):
+    """How the agent loop runs a batch of questions: the shared limits plus sampling and search settings."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    method: Literal["agent", "rag", "direct"] = Field(
+        default="agent",
+        description="agent: multi-turn search; rag: one search, then answer; direct: none.",
     )
     temperature: float = Field(default=1.0, ge=0.0, description="Policy sampling temperature; 0 = greedy.")
     top_p: float = Field(default=0.95, gt=0.0, le=1.0, description="Policy nucleus sampling.")
-    top_k: int = Field(default=DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="Documents per search call.")
     noise: float = Field(default=0.0, ge=0.0, le=1.0, description="Noise probability sent to the simulator.")
     send_question: bool = Field(default=False, description="Send the trajectory's question to the backend.")
     send_answer: bool = Field(

@@ -15,11 +15,11 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from zerosearch.common.defaults import BUNDLED_MODEL_ALIAS, DEFAULT_TOP_K, MAX_TOP_K, MAX_TURNS
+from zerosearch.common.defaults import BUNDLED_MODEL_ALIAS
 from zerosearch.common.errors import ConfigError
-from zerosearch.common.trajectory import RolloutConfig
+from zerosearch.common.trajectory import RolloutConfig, RolloutLimits
 
 __all__ = ["DEFAULT_BATCH_SIZE", "EvalConfig", "SearchName", "build_eval_config"]
 
@@ -29,8 +29,13 @@ DEFAULT_BATCH_SIZE = 8
 SearchName = Literal["bm25", "simulator", "retrieval", "serpapi"]
 
 
-class EvalConfig(BaseModel):
-    """Everything one evaluation run needs; plain JSON in and out (it is also the RQ job payload)."""
+class EvalConfig(RolloutLimits):
+    """Everything one evaluation run needs; plain JSON in and out (it is also the RQ job payload).
+
+    The agent-loop limits (max_turns, max_new_tokens, max_completion_tokens, top_k) are the shared
+    :class:`RolloutLimits` model, the trainer's ``rollout:`` block; they may be given flat (CLI flags) or as
+    a ``rollout:`` mapping (what a training run enqueues for its checkpoints).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -69,9 +74,6 @@ class EvalConfig(BaseModel):
     limit: int | None = Field(
         default=None, ge=1, description="Questions per dataset (a deterministic sample); default all."
     )
-    max_turns: int = Field(default=MAX_TURNS, ge=1, le=20, description="Search turns before the answer turn.")
-    max_new_tokens: int = Field(default=256, ge=1, le=8192, description="New tokens per generation turn.")
-    top_k: int = Field(default=DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="Documents per search call.")
     noise: float = Field(default=0.0, ge=0.0, le=1.0, description="Simulator noise (0 at evaluation).")
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1, le=1024, description="Questions per batch.")
     seed: int = Field(default=0, ge=0, description="Seed of the --limit sample and of sampling.")
@@ -92,6 +94,22 @@ class EvalConfig(BaseModel):
     out: Path | None = Field(
         default=None, description="Output folder; default runs/eval/<model>-<UTC time>. Re-runs replace it."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten_rollout(cls, data: Any) -> Any:
+        # A ``rollout:`` block (the trainer's) sets the same fields as the flat keys; given both ways, they
+        # must agree.
+        if not isinstance(data, dict) or "rollout" not in data:
+            return data
+        block = data["rollout"]
+        if not isinstance(block, dict):
+            raise ValueError(f"rollout must be a mapping of {', '.join(RolloutLimits.model_fields)}")
+        flat = {k: v for k, v in data.items() if k != "rollout"}
+        clash = sorted(k for k in block if k in flat and flat[k] != block[k])
+        if clash:
+            raise ValueError(f"{clash[0]} is given twice (flat and in rollout:); give it once")
+        return {**block, **flat}
 
     @field_validator("datasets", mode="before")
     @classmethod
@@ -134,6 +152,7 @@ class EvalConfig(BaseModel):
             method=self.method,
             max_turns=self.max_turns,
             max_new_tokens=self.max_new_tokens,
+            max_completion_tokens=self.max_completion_tokens,
             temperature=self.temperature,
             top_p=self.top_p,
             top_k=self.top_k,
@@ -154,5 +173,7 @@ def build_eval_config(data: dict[str, Any]) -> EvalConfig:
         given = first.get("input")
         detail = first["msg"]
         if first["type"] == "extra_forbidden":
-            detail = f"unknown option; known options: {', '.join(EvalConfig.model_fields)}"
+            limits = list(RolloutLimits.model_fields)
+            known = [f for f in EvalConfig.model_fields if f not in limits] + [*limits, "rollout"]
+            detail = f"unknown option; known options: {', '.join(known)}"
         raise ConfigError(f"{field}: {detail} (got {given!r})", param=field) from None

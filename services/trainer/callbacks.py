@@ -98,14 +98,15 @@ class MetricsCallback(TrainerCallback):
 def eval_payload(
     settings: EvalAfterCheckpoint, model_dir: Path, out_dir: Path, data_dir: Path | None
 ) -> dict:
-    """The evaluator's EvalConfig fields for one checkpoint, as plain JSON."""
+    """The evaluator's EvalConfig fields for one checkpoint, as plain JSON; ``settings.rollout`` holds the
+    limits (the run's rollout block with the eval section's overrides, once the TrainConfig resolved it)."""
     payload: dict[str, Any] = {
         "model": str(model_dir),
         "datasets": list(settings.datasets),
         "method": "agent",
         "search": settings.search,
         "limit": settings.limit,
-        "max_turns": settings.max_turns,
+        "rollout": dict(settings.rollout),
         "out": str(out_dir),
         **settings.extra,
     }

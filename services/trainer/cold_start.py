@@ -157,7 +157,7 @@ def run_cold_start(config: TrainConfig, run_dir: RunDir, items: list[QAItem]) ->
         tokenizer,
         top_k=settings.top_k,
         max_length=settings.max_length,
-        forced_answer=config.max_turns == 1,  # the loop's answer-only turn follows the first search
+        forced_answer=config.rollout.max_turns == 1,  # the loop's answer-only turn follows the first search
     )
     log.info("cold start: SFT on %d demonstrations for %s epochs", len(rows), settings.epochs)
     args = SFTConfig(

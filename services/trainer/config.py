@@ -19,12 +19,12 @@ from zerosearch.common.defaults import (
     CURRICULUM_BASE,
     CURRICULUM_P_END,
     CURRICULUM_P_START,
-    DEFAULT_TOP_K,
     MAX_TOP_K,
-    MAX_TURNS,
 )
 from zerosearch.common.errors import ConfigError
 from zerosearch.common.search.factory import BackendOptions
+from zerosearch.common.tracking import REPORT_TO_HELP, ReportTo
+from zerosearch.common.trajectory import RolloutLimits
 from zerosearch.trainer.algorithms import Algorithm, LossAggregation, algorithm_settings, parse_algorithm
 from zerosearch.trainer.curriculum import Curriculum, CurriculumKind
 from zerosearch.trainer.memory import LoraSettings
@@ -87,7 +87,11 @@ class ColdStartConfig(BaseModel):
 
 
 class EvalAfterCheckpoint(BaseModel):
-    """The ``eval`` job enqueued for every checkpoint and the final model."""
+    """The ``eval`` job enqueued for every checkpoint and the final model.
+
+    Its ``rollout`` limits are the run's ``rollout:`` block unless set here: a checkpoint is evaluated
+    under the turns, tokens and top-k it was trained with (the paper evaluates with the training limits).
+    """
 
     model_config = _STRICT
 
@@ -95,8 +99,23 @@ class EvalAfterCheckpoint(BaseModel):
     datasets: list[str] = Field(default_factory=lambda: ["nq"], min_length=1, description="Benchmarks.")
     limit: int | None = Field(default=50, ge=1, description="Questions per benchmark (None: all).")
     search: str = Field(default="bm25", description="Search backend at evaluation (a real engine).")
-    max_turns: int = Field(default=MAX_TURNS, ge=1, le=20, description="Search turns at evaluation.")
+    rollout: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Rollout limits of the eval jobs (RolloutLimits fields); unset ones inherit the run's.",
+    )
     extra: dict[str, Any] = Field(default_factory=dict, description="More evaluator EvalConfig fields.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_limits(cls, data: Any) -> Any:
+        # Limits written flat (``max_turns: 1``) or under ``extra`` are overrides of the same block.
+        if isinstance(data, dict) and isinstance(data.get("extra"), dict):
+            limits = set(RolloutLimits.model_fields)
+            moved = {k: v for k, v in data["extra"].items() if k in limits}
+            if moved:
+                data = {**data, "extra": {k: v for k, v in data["extra"].items() if k not in limits}}
+                data = {**moved, **data}
+        return RolloutLimits.fold(data)
 
 
 def _training_search_retry() -> BackendOptions:
@@ -150,11 +169,10 @@ class TrainConfig(BaseModel):
     temperature: float = Field(default=1.0, gt=0.0, le=5.0, description="Rollout sampling temperature.")
     top_p: float = Field(default=0.95, gt=0.0, le=1.0, description="Rollout nucleus sampling.")
     curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig, description="Noise schedule.")
-    max_turns: int = Field(default=MAX_TURNS, ge=1, le=20, description="Search turns before the answer turn.")
-    top_k: int = Field(default=DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="Documents per search call.")
-    max_new_tokens: int = Field(default=256, ge=1, le=32768, description="New tokens per generation turn.")
-    max_completion_length: int = Field(
-        default=2048, ge=8, le=131072, description="All completion tokens, inserted documents included."
+    rollout: RolloutLimits = Field(
+        default_factory=RolloutLimits,
+        description="Agent-loop limits (max_turns, max_new_tokens, max_completion_tokens, top_k); "
+        "the auto-eval jobs inherit them.",
     )
     reward: Literal["f1", "em"] = Field(default="f1", description="Answer reward: token F1 or strict EM.")
     search_retry: BackendOptions = Field(
@@ -173,6 +191,7 @@ class TrainConfig(BaseModel):
     vllm_gpu_memory_utilization: float = Field(default=0.3, gt=0.0, le=1.0, description="vLLM memory share.")
     gradient_checkpointing: bool = Field(default=False, description="Trade compute for memory.")
     bf16: bool = Field(default=False, description="bfloat16 training (GPU).")
+    report_to: ReportTo = Field(default="auto", description=REPORT_TO_HELP)
     # Scale-out and memory (docs/scaling.md).
     processes: int = Field(
         default=1,
@@ -192,6 +211,12 @@ class TrainConfig(BaseModel):
         default=None, description="Base URL of `trl vllm-serve` (vllm_mode: server), e.g. http://vllm:8001."
     )
     lora: LoraSettings = Field(default_factory=LoraSettings, description="Train LoRA adapters (PEFT).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_limits(cls, data: Any) -> Any:
+        # Flat limits (job payloads, older configs) are the same block; TRL's name for the budget is kept.
+        return RolloutLimits.fold(data, {"max_completion_length": "max_completion_tokens"})
 
     @field_validator("algorithm", mode="before")
     @classmethod
@@ -231,6 +256,13 @@ class TrainConfig(BaseModel):
             self.trl_settings()
         except ConfigError as exc:
             raise ValueError(exc.message) from None
+        try:  # the eval jobs' limits: the run's block, with the eval section's overrides on top
+            merged = RolloutLimits.model_validate({**self.rollout.model_dump(), **self.eval.rollout})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValueError(f"eval.rollout.{where}: {first['msg']}") from None
+        self.eval.rollout = merged.model_dump()
         rollouts = self.rollouts_per_step
         micro = self.micro_batch_size or rollouts
         if rollouts % micro or micro % self.num_generations:

@@ -19,6 +19,7 @@ from zerosearch.common.policies.transformers import TransformersPolicy
 from zerosearch.common.queue import report_progress
 from zerosearch.common.search.base import SearchBackend, run_sync
 from zerosearch.common.search.factory import make_backend
+from zerosearch.common.tracking import TENSORBOARD_DIR, report_targets
 from zerosearch.common.trajectory import QAItem, RolloutConfig
 from zerosearch.evaluator.config import build_eval_config
 from zerosearch.trainer.callbacks import (
@@ -39,6 +40,7 @@ from zerosearch.trainer.ranked import RanksCallback, publish_model
 from zerosearch.trainer.reward import make_reward_function
 from zerosearch.trainer.rollout import SearchRollout
 from zerosearch.trainer.run_dir import RunDir, checkpoint_step
+from zerosearch.trainer.tracking import track_rollouts
 from zerosearch.trainer.vllm_policy import VLLMTrainerPolicy
 from zerosearch.trainer.vllm_server import VLLMServerPolicy
 
@@ -70,13 +72,10 @@ def connect_simulator(config: TrainConfig) -> SearchBackend:
 def rollout_settings(config: TrainConfig) -> RolloutConfig:
     """Agent-loop settings of the training rollouts (noise is set per step by the curriculum)."""
     return RolloutConfig(
+        **config.rollout.model_dump(),  # the run's rollout block: turns, tokens, budget, top-k
         method="agent",
-        max_turns=config.max_turns,
-        max_new_tokens=config.max_new_tokens,
-        max_completion_tokens=config.max_completion_length,
         temperature=config.temperature,
         top_p=config.top_p,
-        top_k=config.top_k,
         send_question=True,  # the simulator sees the trajectory's own question and first gold answer
         send_answer=True,
         seed=None,  # each rollout of a group must sample differently; TRL seeds the global RNG
@@ -103,7 +102,7 @@ def build_grpo_args(config: TrainConfig, run_dir: RunDir) -> Any:
         per_device_train_batch_size=micro,
         gradient_accumulation_steps=accumulation,  # one generation of all rollouts per optimizer step
         num_generations=config.num_generations,
-        max_completion_length=config.max_completion_length,
+        max_completion_length=config.rollout.max_completion_tokens,
         temperature=config.temperature,
         top_p=config.top_p,
         beta=config.beta,
@@ -112,7 +111,7 @@ def build_grpo_args(config: TrainConfig, run_dir: RunDir) -> Any:
         save_steps=config.checkpoint_interval,
         save_only_model=False,  # optimizer, scheduler and RNG state make a resume exact
         seed=config.seed,
-        report_to="none",
+        report_to=report_targets(config.report_to, run_dir.root / TENSORBOARD_DIR),
         disable_tqdm=True,
         bf16=config.bf16,
         gradient_checkpointing=config.gradient_checkpointing,
@@ -226,6 +225,7 @@ def _train_locked(
     trainer.add_callback(MetricsCallback(run_dir, rollout, total_steps=config.steps, on_progress=on_progress))
     trainer.add_callback(EvalCallback(enqueuer))
     trainer.add_callback(RanksCallback(run_dir, rollout))  # ranks' stats merged; ranks.json (rank 0)
+    track_rollouts(trainer, rollout)  # rollout stats in TRL's log stream (TensorBoard, W&B, Trackio)
     log.info(
         "training %s for %d steps (%s)",
         config.model,

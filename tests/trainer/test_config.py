@@ -66,7 +66,7 @@ def test_paper_config_has_the_papers_hyper_parameters() -> None:
     assert (config.prompts_per_step, config.num_generations, config.steps) == (64, 5, 203)
     assert (config.learning_rate, config.beta, config.epsilon) == (1e-6, 0.001, 0.2)
     assert (config.curriculum.p_start, config.curriculum.p_end, config.curriculum.base) == (0.0, 0.5, 4.0)
-    assert config.use_vllm and config.reward == "f1" and config.top_k == 5
+    assert config.use_vllm and config.reward == "f1" and config.rollout.top_k == 5
 
 
 def test_missing_or_bad_yaml(tmp_path: Path) -> None:
@@ -128,3 +128,31 @@ def test_paper_config_warms_up_over_95_percent_with_an_entropy_bonus(tmp_path: P
         optimizer.step()
         schedule.step()
     assert rates[0] == 0.0 and rates[96] == pytest.approx(1e-6 * 96 / 193) and rates[193:] == [1e-6] * 10
+
+
+def test_auto_eval_inherits_the_runs_rollout_limits_unless_overridden(tmp_path: Path) -> None:
+    from zerosearch.common.trajectory import RolloutLimits
+    from zerosearch.evaluator.config import EvalConfig, build_eval_config
+    from zerosearch.trainer.callbacks import eval_payload
+    from zerosearch.trainer.config import TrainConfig
+
+    assert TrainConfig.model_fields["rollout"].annotation is RolloutLimits and issubclass(
+        EvalConfig, RolloutLimits
+    )
+    limits = {"max_turns": 2, "max_new_tokens": 500, "max_completion_tokens": 4096, "top_k": 4}
+
+    def evaluated(**change: object) -> EvalConfig:
+        config = parse_train_config({**BASE, "rollout": limits, **change})
+        again = parse_train_config(config.model_dump(mode="json"))  # the job payload round trip
+        return build_eval_config(eval_payload(again.eval, tmp_path / "ckpt", tmp_path / "eval", None))
+
+    inherited = evaluated().rollout_config()
+    assert {k: getattr(inherited, k) for k in limits} == limits
+    overridden = evaluated(eval={"rollout": {"top_k": 2}})
+    assert (overridden.top_k, overridden.max_turns, overridden.max_completion_tokens) == (2, 2, 4096)
+    legacy = evaluated(eval={"max_turns": 1, "extra": {"max_new_tokens": 16, "batch_size": 3}})
+    assert (legacy.max_turns, legacy.max_new_tokens, legacy.top_k, legacy.batch_size) == (1, 16, 4, 3)
+    flat = parse_train_config({**BASE, "max_turns": 1, "max_completion_length": 192})  # older payloads
+    assert (flat.rollout.max_turns, flat.rollout.max_completion_tokens) == (1, 192)
+    with pytest.raises(ConfigError, match=r"eval\.rollout\.top_k: Input should be less than or equal to 20"):
+        parse_train_config({**BASE, "eval": {"rollout": {"top_k": 50}}})
