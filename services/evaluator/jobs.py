@@ -5,15 +5,21 @@ the checkpoint folder). Progress goes to the job's meta after every batch (``don
 ``running_em``, ``dataset``); the return value (stored by RQ on the job) is the results summary plus the
 output folder, and the full report is written to that folder as for ``zerosearch eval run``.
 
+Jobs are at-least-once (common.attempts): a run re-enqueued after its worker died writes to the same
+folder and resumes from the predictions the dead run left (evaluator.resume), so no question is lost and
+none is scored twice; meta ``resumed`` says how many questions the run took over.
+
     job = submit_eval(conn, EvalConfig(model="runs/train/checkpoint-50", datasets=["nq"], limit=100))
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import redis
+from rq import get_current_job
 from rq.job import Job
 
 from zerosearch.common.queue import QueueName, enqueue, report_progress
@@ -41,11 +47,20 @@ def _report(progress: EvalProgress) -> None:
 def run_eval_job(payload: dict[str, Any]) -> dict[str, Any]:
     """Run one evaluation from a plain-JSON payload; return ``{datasets, macro, run}`` (JSON-safe)."""
     config = build_eval_config(payload)
-    # Fix the output folder now so meta, result and disk agree even when the payload left it unset.
-    config = config.model_copy(update={"out": config.output_dir()})
+    job = get_current_job()
+    earlier = job.meta.get("out_dir") if job is not None else None
+    # Fix the output folder now so meta, result and disk agree even when the payload left it unset; a
+    # re-run after a death takes the folder its first attempt chose, to resume there.
+    out = Path(earlier) if config.out is None and earlier else config.output_dir()
+    config = config.model_copy(update={"out": out})
     report_progress(state="loading", done=0, out_dir=str(config.out))
-    results = main(config, on_progress=_report)
-    report_progress(state="finished", done=results["run"]["questions"], macro=results["macro"])
+    results = main(config, on_progress=_report, resume=True)
+    report_progress(
+        state="finished",
+        done=results["run"]["questions"],
+        macro=results["macro"],
+        resumed=results["run"]["resumed"],
+    )
     return {key: results[key] for key in ("datasets", "macro", "run")}
 
 
