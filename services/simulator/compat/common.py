@@ -12,19 +12,21 @@ client library forbids unknown parameters). A parameter wins over the header of 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import WithJsonSchema
 
 from zerosearch.common.defaults import MAX_QUERY_CHARS
 from zerosearch.common.documents import Document
 from zerosearch.simulator.prompts import Mode
-from zerosearch.simulator.schemas import MAX_SEED, ErrorResponse, QueryText, SearchParams, SearchResponse
+from zerosearch.simulator.schemas import MAX_SEED, ErrorResponse, SearchParams, SearchResponse
 from zerosearch.simulator.service import SimulatorService
 
 __all__ = [
     "COMPAT_ERRORS",
     "LINK_HOST",
+    "MAX_CLIENT_BATCH",
     "SimulationExtras",
     "SimulationHeaders",
     "merge_extras",
@@ -33,6 +35,26 @@ __all__ = [
     "simulate",
     "simulate_many",
 ]
+
+MAX_CLIENT_BATCH = 100
+"""Most queries one compatibility call may carry (Serper's own batch limit); split into engine batches."""
+
+# Optional values whose OpenAPI offers no ``null`` (a query parameter or header cannot carry one); plain
+# Optional types keep validation errors located at the field itself (``noise``, not ``noise.float``).
+Noise = Annotated[
+    float | None, Field(ge=0.0, le=1.0), WithJsonSchema({"type": "number", "minimum": 0.0, "maximum": 1.0})
+]
+Seed = Annotated[
+    int | None,
+    Field(ge=0, le=MAX_SEED),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_SEED}),
+]
+Text = Annotated[
+    str | None,
+    Field(max_length=MAX_QUERY_CHARS),
+    WithJsonSchema({"type": "string", "maxLength": MAX_QUERY_CHARS}),
+]
+OptionalMode = Annotated[Mode | None, WithJsonSchema({"type": "string", "enum": [m.value for m in Mode]})]
 
 LINK_HOST = "simulated.zerosearch.invalid"
 """Host of the links given to simulated documents (``.invalid`` is reserved: it never resolves)."""
@@ -50,17 +72,16 @@ COMPAT_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 class SimulationExtras(BaseModel):
-    """The simulation's parameters, carried beside an outside API's own (all optional)."""
+    """The simulation's parameters, carried beside an outside API's own (all optional).
 
-    noise: float | None = Field(
-        default=None, ge=0.0, le=1.0, description="Probability in [0, 1] that the call is served noisy."
-    )
-    question: QueryText | None = Field(default=None, description="The dataset question (conditions useful).")
-    answer: QueryText | None = Field(default=None, description="Its (first) gold answer.")
-    seed: int | None = Field(
-        default=None, ge=0, le=MAX_SEED, description="Makes draw and sampling reproducible."
-    )
-    mode: Mode | None = Field(default=None, description="Force useful or noisy; skips the noise draw.")
+    Absent means unset; the OpenAPI offers no ``null`` (a query parameter or header cannot carry one).
+    """
+
+    noise: Noise = Field(default=None, description="Probability in [0, 1] that the call is served noisy.")
+    question: Text = Field(default=None, description="The dataset question (conditions useful).")
+    answer: Text = Field(default=None, description="Its (first) gold answer.")
+    seed: Seed = Field(default=None, description="Makes draw and sampling reproducible.")
+    mode: OptionalMode = Field(default=None, description="Force useful or noisy; skips the draw.")
 
 
 class SimulationHeaders(BaseModel):
@@ -68,15 +89,11 @@ class SimulationHeaders(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    x_zerosearch_noise: float | None = Field(default=None, ge=0.0, le=1.0, description="Noise in [0, 1].")
-    x_zerosearch_question: str | None = Field(
-        default=None, max_length=MAX_QUERY_CHARS, description="Question."
-    )
-    x_zerosearch_answer: str | None = Field(
-        default=None, max_length=MAX_QUERY_CHARS, description="Gold answer."
-    )
-    x_zerosearch_seed: int | None = Field(default=None, ge=0, le=MAX_SEED, description="Seed.")
-    x_zerosearch_mode: Mode | None = Field(default=None, description="useful or noisy.")
+    x_zerosearch_noise: Noise = Field(default=None, description="Noise in [0, 1].")
+    x_zerosearch_question: Text = Field(default=None, description="Question.")
+    x_zerosearch_answer: Text = Field(default=None, description="Gold answer.")
+    x_zerosearch_seed: Seed = Field(default=None, description="Seed.")
+    x_zerosearch_mode: OptionalMode = Field(default=None, description="useful or noisy.")
 
 
 def merge_extras(params: SimulationExtras, headers: SimulationHeaders | None = None) -> SimulationExtras:
@@ -100,7 +117,12 @@ async def simulate_many(
 ) -> list[SearchResponse]:
     """Several calls ``(query, k, extras)`` generated as one engine batch, answers in call order."""
     items = [SearchParams(q=q, k=k, **extras.model_dump(exclude_none=True)) for q, k, extras in calls]
-    return await service.search_many(items)
+    # Outside clients batch freely: split into the service's batch limit instead of refusing.
+    size = service.settings.max_request_batch
+    out: list[SearchResponse] = []
+    for start in range(0, len(items), size):
+        out.extend(await service.search_many(items[start : start + size]))
+    return out
 
 
 def served_as(response: SearchResponse) -> dict[str, str | bool | None]:

@@ -9,13 +9,13 @@ one list of documents per query, ``{"id", "contents"}`` each, or ``{"document", 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from zerosearch.common.defaults import DEFAULT_TOP_K, MAX_TOP_K
-from zerosearch.simulator.compat.common import COMPAT_ERRORS
+from zerosearch.simulator.compat.common import COMPAT_ERRORS, MAX_CLIENT_BATCH
 from zerosearch.simulator.deps import ServiceDep
 from zerosearch.simulator.schemas import (
     MAX_SEED,
@@ -33,8 +33,8 @@ router = APIRouter(tags=["compat: retrieval servers"], responses=COMPAT_ERRORS)
 class RecallRequest(BaseModel):
     """ReCall's body: one query or a list, ``top_n`` documents each, scores on request; plus our extras."""
 
-    query: NonBlankText | Annotated[list[NonBlankText], Field(min_length=1)] = Field(
-        description="One query or a non-empty list of queries."
+    query: NonBlankText | Annotated[list[NonBlankText], Field(min_length=1, max_length=MAX_CLIENT_BATCH)] = (
+        Field(description=f"One query or a list of 1 to {MAX_CLIENT_BATCH} queries.")
     )
     top_n: int = Field(
         default=DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description=f"Documents a query, 1 to {MAX_TOP_K}."
@@ -54,8 +54,15 @@ async def recall_search(
 ) -> list[list[RetrieveHit]] | list[list[RetrieveDocument]]:
     """One list of simulated documents per query, in query order."""
     queries = [body.query] if isinstance(body.query, str) else body.query
-    request = RetrieveRequest(
-        queries=queries, topk=body.top_n, return_scores=body.return_score,
-        noise=body.noise, seed=body.seed,
-    )  # fmt: skip
-    return (await service.retrieve(request)).result
+    size = service.settings.max_request_batch
+    result: list[Any] = []
+    for start in range(0, len(queries), size):  # split into the service's batch limit instead of refusing
+        request = RetrieveRequest(
+            queries=queries[start : start + size],
+            topk=body.top_n,
+            return_scores=body.return_score,
+            noise=body.noise,
+            seed=None if body.seed is None else body.seed + start,
+        )
+        result.extend((await service.retrieve(request)).result)
+    return result

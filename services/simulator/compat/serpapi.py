@@ -2,7 +2,7 @@
 
 The official ``serpapi`` client calls ``{BASE_DOMAIN}/search?engine=...&q=...&api_key=...``; set its
 ``BASE_DOMAIN`` to ``http://<simulator>/serpapi`` and ``api_key`` to ``ZEROSEARCH_API_KEY`` (any value when
-no key is set). Spec of the real API: https://serpapi.com/search-api. Unknown SerpAPI parameters
+no key is set). ``/serpapi/search.json`` answers too (the path older clients and our own SerpAPI backend use). Spec of the real API: https://serpapi.com/search-api. Unknown SerpAPI parameters
 (``location``, ``hl``, ``gl``, ...) are accepted and ignored; ``num`` is the number of documents.
 """
 
@@ -77,6 +77,9 @@ class SerpApiResponse(BaseModel):
 
 
 @router.get("/serpapi/search", response_model=SerpApiResponse, summary="SerpAPI-shaped search")
+@router.get(
+    "/serpapi/search.json", response_model=SerpApiResponse, summary="SerpAPI-shaped search (.json path)"
+)
 async def serpapi_search(
     params: Annotated[SerpApiParams, Query()],
     headers: Annotated[SimulationHeaders, Header()],

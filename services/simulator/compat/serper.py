@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from zerosearch.common.defaults import DEFAULT_TOP_K, MAX_TOP_K
 from zerosearch.simulator.compat.common import (
     COMPAT_ERRORS,
+    MAX_CLIENT_BATCH,
     SimulationExtras,
     SimulationHeaders,
     merge_extras,
@@ -85,7 +86,7 @@ async def _serper_bodies(request: Request) -> list[SerperRequest]:
         raise RequestValidationError(errors) from None
 
 
-_BODIES = TypeAdapter(Annotated[list[SerperRequest], Field(min_length=1)])
+_BODIES = TypeAdapter(Annotated[list[SerperRequest], Field(min_length=1, max_length=MAX_CLIENT_BATCH)])
 _ONE = {
     k: v
     for k, v in SerperRequest.model_json_schema(ref_template="#/components/schemas/{model}").items()
@@ -94,7 +95,11 @@ _ONE = {
 _BODY_SCHEMA = {
     "required": True,
     "content": {
-        "application/json": {"schema": {"anyOf": [_ONE, {"type": "array", "items": _ONE, "minItems": 1}]}}
+        "application/json": {
+            "schema": {
+                "anyOf": [_ONE, {"type": "array", "items": _ONE, "minItems": 1, "maxItems": MAX_CLIENT_BATCH}]
+            }
+        }
     },
 }
 
