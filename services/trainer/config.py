@@ -23,6 +23,7 @@ from zerosearch.common.defaults import (
 )
 from zerosearch.common.errors import ConfigError
 from zerosearch.common.search.factory import BackendOptions
+from zerosearch.common.tracking import REPORT_TO_HELP, ReportTo
 from zerosearch.common.trajectory import RolloutLimits
 from zerosearch.trainer.algorithms import Algorithm, LossAggregation, algorithm_settings, parse_algorithm
 from zerosearch.trainer.curriculum import Curriculum, CurriculumKind
@@ -190,6 +191,7 @@ class TrainConfig(BaseModel):
     vllm_gpu_memory_utilization: float = Field(default=0.3, gt=0.0, le=1.0, description="vLLM memory share.")
     gradient_checkpointing: bool = Field(default=False, description="Trade compute for memory.")
     bf16: bool = Field(default=False, description="bfloat16 training (GPU).")
+    report_to: ReportTo = Field(default="auto", description=REPORT_TO_HELP)
     # Scale-out and memory (docs/scaling.md).
     processes: int = Field(
         default=1,

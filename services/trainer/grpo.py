@@ -19,6 +19,7 @@ from zerosearch.common.policies.transformers import TransformersPolicy
 from zerosearch.common.queue import report_progress
 from zerosearch.common.search.base import SearchBackend, run_sync
 from zerosearch.common.search.factory import make_backend
+from zerosearch.common.tracking import TENSORBOARD_DIR, report_targets
 from zerosearch.common.trajectory import QAItem, RolloutConfig
 from zerosearch.evaluator.config import build_eval_config
 from zerosearch.trainer.callbacks import (
@@ -39,6 +40,7 @@ from zerosearch.trainer.ranked import RanksCallback, publish_model
 from zerosearch.trainer.reward import make_reward_function
 from zerosearch.trainer.rollout import SearchRollout
 from zerosearch.trainer.run_dir import RunDir, checkpoint_step
+from zerosearch.trainer.tracking import track_rollouts
 from zerosearch.trainer.vllm_policy import VLLMTrainerPolicy
 from zerosearch.trainer.vllm_server import VLLMServerPolicy
 
@@ -109,7 +111,7 @@ def build_grpo_args(config: TrainConfig, run_dir: RunDir) -> Any:
         save_steps=config.checkpoint_interval,
         save_only_model=False,  # optimizer, scheduler and RNG state make a resume exact
         seed=config.seed,
-        report_to="none",
+        report_to=report_targets(config.report_to, run_dir.root / TENSORBOARD_DIR),
         disable_tqdm=True,
         bf16=config.bf16,
         gradient_checkpointing=config.gradient_checkpointing,
@@ -223,6 +225,7 @@ def _train_locked(
     trainer.add_callback(MetricsCallback(run_dir, rollout, total_steps=config.steps, on_progress=on_progress))
     trainer.add_callback(EvalCallback(enqueuer))
     trainer.add_callback(RanksCallback(run_dir, rollout))  # ranks' stats merged; ranks.json (rank 0)
+    track_rollouts(trainer, rollout)  # rollout stats in TRL's log stream (TensorBoard, W&B, Trackio)
     log.info(
         "training %s for %d steps (%s)",
         config.model,

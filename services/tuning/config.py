@@ -19,6 +19,7 @@ from zerosearch.common.config_file import read_config_file
 from zerosearch.common.defaults import BUNDLED_MODEL_ALIAS, DEFAULT_TOP_K, MAX_TOP_K, MAX_TURNS
 from zerosearch.common.errors import ConfigError
 from zerosearch.common.search.protocol import Usefulness
+from zerosearch.common.tracking import REPORT_TO_HELP, ReportTo
 
 __all__ = [
     "BuildConfig",
@@ -152,6 +153,7 @@ class SFTTrainConfig(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto: cuda when present.")
     gradient_checkpointing: bool = Field(default=False, description="Trade compute for memory.")
     seed: int = Field(default=0, description="Training seed.")
+    report_to: ReportTo = Field(default="auto", description=REPORT_TO_HELP)
 
 
 class SFTPipelineConfig(BaseModel):

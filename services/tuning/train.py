@@ -24,6 +24,7 @@ from zerosearch.common.defaults import MODEL_CARD_FILE
 from zerosearch.common.errors import DatasetError
 from zerosearch.common.models import load_tokenizer, resolve_model
 from zerosearch.common.queue import report_progress
+from zerosearch.common.tracking import TENSORBOARD_DIR, report_targets
 from zerosearch.tuning.build import PROMPT_STYLE, SFTExample
 from zerosearch.tuning.config import SFTTrainConfig
 from zerosearch.tuning.records import read_jsonl
@@ -89,7 +90,7 @@ def _trl_config(config: SFTTrainConfig, device: str, has_valid: bool) -> Any:
         eval_strategy="steps" if has_valid and config.eval_steps else "no",
         eval_steps=config.eval_steps,
         save_strategy="no",  # the final folder is written once, merged, at the end
-        report_to=[],
+        report_to=report_targets(config.report_to, Path(config.output_dir) / TENSORBOARD_DIR),
         seed=config.seed,
         max_length=config.max_length,
         completion_only_loss=True,  # the prompt (query, question, answer) is context, not a target
