@@ -156,3 +156,27 @@ def test_auto_eval_inherits_the_runs_rollout_limits_unless_overridden(tmp_path: 
     assert (flat.rollout.max_turns, flat.rollout.max_completion_tokens) == (1, 192)
     with pytest.raises(ConfigError, match=r"eval\.rollout\.top_k: Input should be less than or equal to 20"):
         parse_train_config({**BASE, "eval": {"rollout": {"top_k": 50}}})
+
+
+def test_the_readme_algorithm_table_matches_the_settings() -> None:
+    import re
+
+    from zerosearch.trainer.algorithms import Algorithm
+
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Training") : text.index("## Evaluation")]
+    rows = [line for line in section.splitlines() if re.match(r"\| `\w+` \|", line)]
+    named = {}
+    for row in rows:
+        name, settings = re.findall(r"\| `(\w+)` \| ([^|]*)\|", row)[0]
+        named[name] = dict(re.findall(r'`(\w+)=("?[\w.\-]+"?)`', settings))
+    named.pop("algorithm", None)  # the header row
+    assert set(named) == {a.value for a in Algorithm}
+    for name, written in named.items():
+        actual = algorithm_settings(name)
+        for key, value in written.items():
+            value = value.strip('"')
+            if isinstance(actual[key], float):
+                assert actual[key] == float(value), (name, key)
+            else:
+                assert str(actual[key]) == value, (name, key)
