@@ -40,6 +40,12 @@ QueueOption = Annotated[
 ]
 
 
+def _status(job: Job) -> str:
+    """The job's RQ status as its plain name (``finished``), not the enum's repr."""
+    status = job.get_status()
+    return str(getattr(status, "value", status))
+
+
 def _registries(queue):  # type: ignore[no-untyped-def]
     return {
         "queued": queue.get_job_ids(),
@@ -66,7 +72,7 @@ def list_jobs(queue: QueueOption = None) -> None:
                         k: v for k, v in job.meta.items() if k not in ("state", "failures", "last_failure")
                     }
                     progress = ", ".join(f"{k}={v}" for k, v in list(meta.items())[:4])
-                    table.add_row(str(name), job.id, str(job.get_status()), progress, job.description or "")
+                    table.add_row(str(name), job.id, _status(job), progress, job.description or "")
     console.print(table)
 
 
@@ -81,7 +87,7 @@ def show_job(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None
         info = {
             "id": job.id,
             "queue": job.origin,
-            "status": str(job.get_status()),
+            "status": _status(job),
             "description": job.description,
             "enqueued_at": str(job.enqueued_at),
             "ended_at": str(job.ended_at),

@@ -142,7 +142,7 @@ def test_dead_worker_job_is_reenqueued_by_cleanup_and_shown(redis_url, redis_con
     assert shown.exit_code == 0, shown.output
     info = json.loads(shown.output)
     assert info["attempt"] == f"2/{DEFAULT_MAX_ATTEMPTS}" and info["last_failure"].startswith("abandoned")
-    assert info["retries_left"] == DEFAULT_MAX_ATTEMPTS - 2
+    assert info["retries_left"] == DEFAULT_MAX_ATTEMPTS - 2 and info["status"] == "queued"
 
     run_worker(redis_conn, [QueueName.SFT], burst=True)
     job.refresh()

@@ -95,8 +95,9 @@ def test_killed_worker_leaves_job_abandoned_and_rerun_does_not_mix(
     # registry; run that cleanup as of an hour later instead of sleeping through the expiry.
     registry.cleanup(timestamp=time.time() + 3600)
     job.refresh()
-    assert job.get_status() == JobStatus.FAILED
-    assert job.id in get_queue(redis_conn, QueueName.EVAL).failed_job_registry.get_job_ids()
+    # At-least-once (common.attempts): re-enqueued for its second attempt, and the meta says so.
+    assert job.get_status() == JobStatus.QUEUED and job.meta["state"] == "queued" and job.meta["attempt"] == 2
+    assert job.id in get_queue(redis_conn, QueueName.EVAL).get_job_ids()
 
     # The killed run left only its partial file: no results, no predictions.jsonl to mistake for a full run.
     assert (out / "predictions.jsonl.partial").read_text().strip()
