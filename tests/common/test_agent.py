@@ -6,62 +6,14 @@ scripted text); the integration tests run the bundled model against real BM25 an
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
+from tests.utils.fakes import EchoBackend, ScriptedPolicy
 from zerosearch.common.agent import run_rollouts, search_seed
 from zerosearch.common.errors import ConfigError
-from zerosearch.common.policy import Generation, Policy
-from zerosearch.common.search.base import SearchBackend, SearchRequest, SearchResult
+from zerosearch.common.search.base import SearchRequest, SearchResult
 from zerosearch.common.template import INVALID_ACTION
 from zerosearch.common.trajectory import QAItem, RolloutConfig
-
-Script = Callable[[int, str], str]
-
-
-class ScriptedPolicy(Policy):
-    """Answers each prompt with ``script(turn, context_text)``, tokenized by the real tokenizer."""
-
-    def __init__(self, tokenizer, script: Script) -> None:  # type: ignore[no-untyped-def]
-        self.tokenizer = tokenizer
-        self.script = script
-        self.calls: list[int] = []  # batch size of every generate call
-        self.turn = 0
-
-    def generate(self, prompts, *, max_new_tokens, stop, temperature, top_p, seed=None):  # type: ignore[no-untyped-def]
-        self.turn += 1
-        self.calls.append(len(prompts))
-        out = []
-        for prompt in prompts:
-            text = self.script(self.turn, self.tokenizer.decode(prompt))
-            ids = self.tokenizer.encode(text, add_special_tokens=False)[:max_new_tokens]
-            out.append(Generation(ids=ids, text=self.tokenizer.decode(ids)))
-        return out
-
-
-class CountingBackend(SearchBackend):
-    """Records every request; returns one document naming the query."""
-
-    name = "counting"
-
-    def __init__(self) -> None:
-        super().__init__(retries=1)
-        self.requests: list[SearchRequest] = []
-        self.batches: list[int] = []
-
-    async def search_many(self, requests: list[SearchRequest]) -> list[SearchResult]:
-        self.batches.append(len(requests))
-        return await super().search_many(requests)
-
-    async def _search_once(self, request: SearchRequest) -> SearchResult:
-        from zerosearch.common.documents import Document, format_documents
-
-        self.requests.append(request)
-        docs = [Document(rank=1, title="T", text=f"about {request.query}")]
-        return SearchResult(
-            query=request.query, documents=docs, formatted=format_documents(docs), mode="useful"
-        )
 
 
 def _items(*questions: str) -> list[QAItem]:
@@ -69,7 +21,7 @@ def _items(*questions: str) -> list[QAItem]:
 
 
 def test_always_searching_policy_gets_a_final_turn_without_search(tokenizer) -> None:  # type: ignore[no-untyped-def]
-    backend = CountingBackend()
+    backend = EchoBackend()
     policy = ScriptedPolicy(tokenizer, lambda turn, _: f"<think>t{turn}</think><search> q{turn} </search>")
     [traj] = run_rollouts(policy, backend, _items("q?"), RolloutConfig(max_turns=2))
     assert traj.turns == 3  # two search turns + the forced answer-only turn
@@ -83,7 +35,7 @@ def test_neither_tag_inserts_the_invalid_action_observation(tokenizer) -> None: 
     policy = ScriptedPolicy(
         tokenizer, lambda turn, _: "I am not sure." if turn == 1 else "<answer> Paris </answer>"
     )
-    [traj] = run_rollouts(policy, CountingBackend(), _items("q?"), RolloutConfig(max_turns=3))
+    [traj] = run_rollouts(policy, EchoBackend(), _items("q?"), RolloutConfig(max_turns=3))
     assert traj.invalid_actions == 1 and traj.answer == "Paris" and traj.turns == 2
     inserted = [s for s in traj.segments if s.kind == "inserted"]
     assert inserted[0].text == INVALID_ACTION
@@ -94,7 +46,7 @@ def test_segments_keep_model_and_inserted_ids_apart_and_round_trip(tokenizer) ->
     def script(turn: int, context: str) -> str:
         return "<search> moby dick </search>" if turn == 1 else "<think>ok</think><answer> Melville </answer>"
 
-    [traj] = run_rollouts(ScriptedPolicy(tokenizer, script), CountingBackend(), _items("q?"), RolloutConfig())
+    [traj] = run_rollouts(ScriptedPolicy(tokenizer, script), EchoBackend(), _items("q?"), RolloutConfig())
     assert [s.kind for s in traj.segments] == ["model", "inserted", "model", "inserted"]
     assert traj.segments[1].text == "\n\n<information>Doc 1: (Title: T) about moby dick</information>\n\n"
     assert len(traj.env_mask) == len(traj.completion_ids)
@@ -106,7 +58,7 @@ def test_segments_keep_model_and_inserted_ids_apart_and_round_trip(tokenizer) ->
 
 
 def test_per_sample_question_and_answer_alignment(tokenizer) -> None:  # type: ignore[no-untyped-def]
-    backend = CountingBackend()
+    backend = EchoBackend()
 
     def script(turn: int, context: str) -> str:
         # Query names the trajectory's own question so the request can be matched to it.
@@ -127,7 +79,7 @@ def test_per_sample_question_and_answer_alignment(tokenizer) -> None:  # type: i
 
 
 def test_evaluation_default_sends_no_question_or_answer(tokenizer) -> None:  # type: ignore[no-untyped-def]
-    backend = CountingBackend()
+    backend = EchoBackend()
     policy = ScriptedPolicy(
         tokenizer, lambda turn, _: "<search> q </search>" if turn == 1 else "<answer>a</answer>"
     )
@@ -138,12 +90,12 @@ def test_evaluation_default_sends_no_question_or_answer(tokenizer) -> None:  # t
 
 def test_completion_budget_truncates(tokenizer) -> None:  # type: ignore[no-untyped-def]
     policy = ScriptedPolicy(tokenizer, lambda turn, _: "<search> a long query about things </search>")
-    [traj] = run_rollouts(policy, CountingBackend(), _items("q?"), RolloutConfig(max_completion_tokens=20))
+    [traj] = run_rollouts(policy, EchoBackend(), _items("q?"), RolloutConfig(max_completion_tokens=20))
     assert traj.truncated and len(traj.completion_ids) == 20
 
 
 def test_rag_searches_once_with_the_question_and_direct_never(tokenizer) -> None:  # type: ignore[no-untyped-def]
-    backend = CountingBackend()
+    backend = EchoBackend()
     policy = ScriptedPolicy(tokenizer, lambda turn, _: "<answer> x </answer>")
     [rag] = run_rollouts(policy, backend, _items("who?"), RolloutConfig(method="rag"))
     assert [r.query for r in backend.requests] == ["who?"] and "about who?" in rag.prompt_text
@@ -168,7 +120,7 @@ def test_on_turn_reports_progress_and_batches_shrink(tokenizer) -> None:  # type
     policy = ScriptedPolicy(tokenizer, script)
     run_rollouts(
         policy,
-        CountingBackend(),
+        EchoBackend(),
         _items("alpha?", "beta?"),
         RolloutConfig(),
         on_turn=lambda t, _: seen.append(t),
@@ -181,16 +133,14 @@ def test_a_block_that_exactly_fills_the_budget_ends_the_trajectory(tokenizer) ->
     block = "\n\n<information>Doc 1: (Title: T) about q</information>\n\n"
     budget = model + len(tokenizer.encode(block, add_special_tokens=False))
     policy = ScriptedPolicy(tokenizer, lambda turn, _: "<search> q </search>")
-    [traj] = run_rollouts(
-        policy, CountingBackend(), _items("q?"), RolloutConfig(max_completion_tokens=budget)
-    )
+    [traj] = run_rollouts(policy, EchoBackend(), _items("q?"), RolloutConfig(max_completion_tokens=budget))
     assert traj.truncated and traj.turns == 1 and len(traj.completion_ids) == budget and policy.calls == [1]
 
 
 def test_timings_split_rollout_time_into_generation_and_search(tokenizer) -> None:  # type: ignore[no-untyped-def]
     import asyncio
 
-    class SlowBackend(CountingBackend):
+    class SlowBackend(EchoBackend):
         async def _search_once(self, request: SearchRequest) -> SearchResult:
             await asyncio.sleep(0.2)
             return await super()._search_once(request)

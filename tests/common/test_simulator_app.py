@@ -1,55 +1,31 @@
 """The agent loop against the REAL simulator app (FastAPI + the bundled model), served by uvicorn.
 
-Skipped with a reason only when ``zerosearch.simulator.app`` is absent. The simulator generates one short
-document (k=1, a small token budget) so the test stays inside a minute on 2 cores.
+The simulator generates one short document (k=1, a small token budget) so the test stays inside a minute
+on 2 cores.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from zerosearch.common.agent import run_rollouts
-from zerosearch.common.connection import free_port
 from zerosearch.common.search import make_backend, run_sync
 from zerosearch.common.trajectory import RolloutConfig
+from zerosearch.simulator.app import create_app
+from zerosearch.simulator.local import serve_in_background
+from zerosearch.simulator.settings import SimulatorSettings
 
-pytestmark = [
-    pytest.mark.model,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("zerosearch.simulator.app") is None,
-        reason="zerosearch.simulator.app is not there yet (the simulator service is written in parallel)",
-    ),
-]
+pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def simulator_url(bundled_model_path: str) -> Iterator[str]:
     """The real simulator app on a free local port (no Redis: it then runs without a cache)."""
-    import uvicorn
-
-    from zerosearch.simulator.app import create_app
-    from zerosearch.simulator.settings import SimulatorSettings
-
     settings = SimulatorSettings(model=bundled_model_path, tokens_per_document=16, redis_url=None)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert server.started, "the simulator app did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serve_in_background(create_app(settings)) as url:
+        yield url
 
 
 def test_rag_over_the_real_simulator(policy, simulator_url: str, nq_items) -> None:  # type: ignore[no-untyped-def]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.evaluator.conftest import FixedBackend
+from tests.utils.fakes import EchoBackend, ScriptedPolicy
 from zerosearch.common.errors import DatasetError, ModelNotFoundError
 from zerosearch.evaluator.config import EvalConfig
 from zerosearch.evaluator.runner import EvalProgress, main
@@ -26,7 +27,7 @@ def test_run_scores_every_question_in_short_last_batch(tmp_path, scripted_policy
     qa = _qa_file(
         tmp_path / "cities.jsonl", [["Paris, France"], ["paris"], ["Lyon"], ["the Paris France"], ["x"]]
     )
-    backend = FixedBackend()
+    backend = EchoBackend(docs=5)
     seen: list[EvalProgress] = []
     config = EvalConfig(datasets=[str(qa)], batch_size=2, out=tmp_path / "out", max_turns=2)
     results = main(config, policy=scripted_policy, backend=backend, on_progress=seen.append)
@@ -58,16 +59,17 @@ def test_run_scores_every_question_in_short_last_batch(tmp_path, scripted_policy
 def test_failed_searches_are_counted_not_fatal(tmp_path, scripted_policy) -> None:
     qa = _qa_file(tmp_path / "d.jsonl", [["Paris"], ["Rome"]])
     config = EvalConfig(datasets=[str(qa)], out=tmp_path / "o", max_turns=1)
-    results = main(config, policy=scripted_policy, backend=FixedBackend(fail=True))
+    results = main(
+        config, policy=scripted_policy, backend=EchoBackend(fail=httpx.ConnectError("engine down"))
+    )
     assert results["datasets"]["d"]["failed_searches"] == 2
     assert results["datasets"]["d"]["n"] == 2
 
 
 def test_direct_method_needs_no_backend(tmp_path, tokenizer) -> None:
-    from tests.evaluator.conftest import ScriptedPolicy
 
     qa = _qa_file(tmp_path / "d.jsonl", [["Paris"], ["Rome"]])
-    policy = ScriptedPolicy(tokenizer, lambda _ctx: "I think it is Paris.")  # never a complete answer
+    policy = ScriptedPolicy(tokenizer, lambda _turn, _ctx: "I think it is Paris.")  # never a complete answer
     results = main(EvalConfig(datasets=[str(qa)], method="direct", out=tmp_path / "o"), policy=policy)
     summary = results["datasets"]["d"]
     assert summary["answer_rate"] == 0.0 and summary["answer_missing_rate"] == 100.0
@@ -79,14 +81,14 @@ def test_direct_method_needs_no_backend(tmp_path, tokenizer) -> None:
 def test_bad_dataset_fails_before_any_output(tmp_path, scripted_policy) -> None:
     config = EvalConfig(datasets=["nq", "no-such-benchmark"], out=tmp_path / "o")
     with pytest.raises(DatasetError, match=r"unknown dataset 'no-such-benchmark'.*bamboogle"):
-        main(config, policy=scripted_policy, backend=FixedBackend())
+        main(config, policy=scripted_policy, backend=EchoBackend(docs=5))
     assert not (tmp_path / "o").exists()
 
 
 def test_missing_model_path_fails_before_backend_and_output(tmp_path) -> None:
     config = EvalConfig(model=str(tmp_path / "no-such-checkpoint"), datasets=["bamboogle"], limit=1,
                         out=tmp_path / "o")  # fmt: skip
-    backend = FixedBackend()
+    backend = EchoBackend(docs=5)
     with pytest.raises(ModelNotFoundError, match="model path not found"):
         main(config, backend=backend)
     assert not backend.requests and not (tmp_path / "o").exists()

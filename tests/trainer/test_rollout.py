@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import httpx
 import pytest
 
+from tests.utils.fakes import EchoBackend, QuestionPolicy
 from zerosearch.common.trajectory import QAItem, RolloutConfig
 from zerosearch.trainer.curriculum import Curriculum
 from zerosearch.trainer.reward import make_reward_function
 from zerosearch.trainer.rollout import SearchRollout
-
-from .fakes import RecordingBackend, ScriptedPolicy
 
 ITEMS = [
     QAItem(id="q1", question="who wrote moby dick", golden_answers=["Herman Melville", "Melville"]),
@@ -33,8 +33,8 @@ def tokenizer(bundled_model_path: str):  # type: ignore[no-untyped-def]
 
 
 def _rollout(tokenizer, answer_for, backend=None):  # type: ignore[no-untyped-def]
-    backend = backend or RecordingBackend()
-    policy = ScriptedPolicy(tokenizer, answer_for)
+    backend = backend or EchoBackend()
+    policy = QuestionPolicy(tokenizer, answer_for)
     settings = RolloutConfig(max_turns=1, max_new_tokens=64, max_completion_tokens=512, top_k=1)
     rollout = SearchRollout(ITEMS, backend, settings, Curriculum(total_steps=10), lambda trainer: policy)
     return rollout, policy, backend
@@ -99,17 +99,9 @@ def test_unknown_prompt_is_refused(tokenizer) -> None:  # type: ignore[no-untype
         rollout(["something else"], SimpleNamespace(state=SimpleNamespace(global_step=0)))
 
 
-class _DownBackend(RecordingBackend):
-    """A simulator that is down (restarting): every attempt fails."""
-
-    async def _search_once(self, request):  # type: ignore[no-untyped-def]
-        self.requests.append(request)
-        raise ConnectionError("simulator restarting")
-
-
 def test_failed_searches_fall_back_and_are_counted(tokenizer) -> None:  # type: ignore[no-untyped-def]
-    backend = _DownBackend()
-    backend.retries, backend.backoff_s = 2, 0.0  # bounded retries, no waiting in the test
+    # A simulator that is down (restarting): every attempt fails; bounded retries, no waiting in the test.
+    backend = EchoBackend(fail=httpx.ConnectError("simulator restarting"), retries=2)
     rollout, _, _ = _rollout(tokenizer, GOLD.get, backend=backend)
     out = rollout([ITEMS[0].question], SimpleNamespace(state=SimpleNamespace(global_step=0)))
     assert len(backend.requests) == 2  # one search, two attempts, then the fallback

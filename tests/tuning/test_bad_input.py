@@ -9,7 +9,7 @@ import pytest
 
 from tests.tuning.conftest import write_questions
 from zerosearch.cli import main as cli
-from zerosearch.common.errors import DatasetError
+from zerosearch.common.errors import ConfigError, DatasetError
 from zerosearch.tuning.config import SFTTrainConfig, parse_sft_config
 
 
@@ -63,5 +63,5 @@ def test_pipeline_config_chains_stage_paths_and_rejects_unknown_fields(tmp_path:
     assert config.label.input == config.collect.output == tmp_path / "collected.jsonl"
     assert config.train.data_dir == config.build.output_dir == tmp_path / "data"
     assert config.train.max_steps == 5
-    with pytest.raises(Exception, match=r"train.max_stepz: unknown field"):
+    with pytest.raises(ConfigError, match=r"train.max_stepz: unknown field"):
         parse_sft_config({"train": {"max_stepz": 5}})

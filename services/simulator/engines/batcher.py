@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
+from zerosearch.common.error_map import map_error
 from zerosearch.common.errors import EngineError, EngineOverloadedError, ZeroSearchError
 
 __all__ = ["MicroBatcher"]
@@ -38,6 +40,7 @@ class MicroBatcher(Generic[In, Out]):
         max_queue: int,
         retry_after_s: float = 1.0,
         on_batch: Callable[[int, int], None] | None = None,
+        on_done: Callable[[int, float], None] | None = None,
     ) -> None:
         self._run_batch = run_batch
         self.max_batch_size = max_batch_size
@@ -45,6 +48,7 @@ class MicroBatcher(Generic[In, Out]):
         self.max_queue = max_queue
         self.retry_after_s = retry_after_s
         self._on_batch = on_batch  # (batch size, queue depth) after each batch is formed
+        self._on_done = on_done  # (batch size, seconds) after each batch generated
         self._queue: asyncio.Queue[tuple[In, asyncio.Future[Out]]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
@@ -123,14 +127,20 @@ class MicroBatcher(Generic[In, Out]):
                 continue
             if self._on_batch is not None:
                 self._on_batch(len(batch), self.depth)
+            started = time.perf_counter()
             try:
                 outputs = await loop.run_in_executor(self._executor, self._run_batch, [r for r, _ in batch])
                 error: BaseException | None = None
+                if self._on_done is not None:
+                    self._on_done(len(batch), time.perf_counter() - started)
             except ZeroSearchError as exc:
                 error = exc
             except Exception as exc:  # any library failure becomes our EngineError at this boundary
                 log.exception("engine batch of %d failed", len(batch))
-                error = EngineError(f"generation failed: {type(exc).__name__}: {exc}")
+                # torch OOM → 503 (retry later), vLLM → EngineError; anything else is a failed generation.
+                error = map_error(exc, what="engine", upstream=EngineError) or EngineError(
+                    f"generation failed: {type(exc).__name__}: {exc}"
+                )
             for i, (_, future) in enumerate(batch):
                 if future.done():
                     continue
