@@ -4,7 +4,7 @@ A dataset spec is either a registered name (nq, triviaqa, popqa, hotpotqa, 2wiki
 bamboogle; for training also ``zerosearch``, the paper's released RL set) or a path to a
 ``.jsonl``/``.json``/``.parquet`` file, which is then named by its stem.
 
-A name resolves to a **split** (method.md, "Facts for GPU-scale runs": never train on what is evaluated):
+A name resolves to a **split** (never train on what is evaluated; the paper trains on NQ + HotpotQA train):
 
 - ``split="eval"`` (evaluation): ``<data_dir>/qa/<name>.jsonl`` when it exists (the repository's files are
   test/dev subsets), else the Hugging Face dataset ``RUC-NLPIR/FlashRAG_datasets`` at the split the paper
@@ -15,7 +15,8 @@ A name resolves to a **split** (method.md, "Facts for GPU-scale runs": never tra
 
 Every record is ``{id, question, golden_answers}``; a malformed line raises DatasetError naming the file
 and the line. ``limit`` takes a deterministic seeded sample that keeps file order, and never drops a
-remainder: Bamboogle with ``limit=None`` is scored on all 125 questions (method.md, defect 4).
+remainder: Bamboogle with ``limit=None`` is scored on all 125 questions (the reference code,
+Alibaba-NLP/ZeroSearch, scored 72 of them: drop_last).
 
     items = load_benchmark("bamboogle", data_dir=Path("data"), limit=10, seed=0)
 """

@@ -41,6 +41,7 @@ OPTIONAL_PACKAGES = {
     "trl": "pip install 'zerosearch[trainer]'",
     "peft": "pip install 'zerosearch[trainer]'",
     "datasets": "pip install 'zerosearch[evaluator]'",
+    "pyarrow": "pip install 'zerosearch[evaluator]'",
 }
 """Top-level module of each optional dependency → how to install it."""
 

@@ -6,7 +6,7 @@ maximum over the gold answers, as SQuAD and the ZeroSearch paper (Sun et al., 20
 
 - ``strict_em``: normalized prediction equals a normalized gold.
 - ``cover_em``: a normalized gold occurs inside the normalized prediction; what the ZeroSearch reference
-  code calls "EM" (method.md, defect 3), reported here under its own name.
+  code calls "EM" (Alibaba-NLP/ZeroSearch's evaluation), reported here under its own name.
 - ``token_f1``: SQuAD token-overlap F1; the paper's reward (EM as reward led to reward hacking).
 
 A missing prediction (``None``: the model gave no ``<answer>``) scores 0 everywhere, never raises.

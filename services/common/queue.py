@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 
 class QueueName(enum.StrEnum):
-    """The platform's RQ queues (design.md: train, eval, sft)."""
+    """The platform's RQ queues (train, eval, sft)."""
 
     TRAIN = QUEUE_TRAIN
     EVAL = QUEUE_EVAL

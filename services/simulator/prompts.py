@@ -1,6 +1,6 @@
 """The simulation prompts: what the LLM that plays the search engine is asked to write.
 
-Two styles (method.md, "The simulator"):
+Two styles (ZeroSearch, arXiv 2505.04588, the simulator's prompts):
 
 - ``tuned``: the fine-tuned simulator prompt, for simulation-tuned models. One user message that says
   "you are a search engine, write k useful|noisy documents for this query", names the question and its
@@ -8,10 +8,9 @@ Two styles (method.md, "The simulator"):
   builds its SFT pairs with exactly these functions: ``build_messages(...)`` → prompt and
   ``build_completion(documents)`` → target.
 - ``released``: the exact input the released ``Alibaba-NLP/Simulation_LLM_*_V2`` weights were fine-tuned
-  on (reference code: ``search_simulate_sft`` in ``llm_agent/generation.py`` of Alibaba-NLP/ZeroSearch,
-  method.md "Facts for GPU-scale runs"): an *empty* system turn, then one user turn of fixed lines that
-  always ask for "five" documents, ending with ``Useful Output:`` / ``Noisy Output:`` and a newline. The
-  output is post-processed as the reference does: blank lines become single newlines, then it is cut at
+  on (reference code: ``search_simulate_sft`` in ``llm_agent/generation.py`` of Alibaba-NLP/ZeroSearch):
+  an *empty* system turn, then one user turn of fixed lines that always ask for "five" documents,
+  ending with ``Useful Output:`` / ``Noisy Output:`` and a newline. The output is post-processed as the reference does: blank lines become single newlines, then it is cut at
   ``Doc {k+1}`` (:func:`postprocess_released`). Chosen automatically for those hub ids.
 - ``prompt-only``: for untuned instruct models such as the bundled SmolLM2-135M-Instruct. A system line,
   a one-shot demonstration of five ``Doc i:`` documents (useful or noisy), then the query; the noisy

@@ -149,7 +149,8 @@ class SimulatorSettings(CommonSettings):
         return self
 
     def _style_of_a_released_model(self) -> SimulatorSettings:
-        # The released simulators only know the input they were tuned on (method.md).
+        # The released simulators only know the input they were tuned on (Alibaba-NLP/ZeroSearch,
+        # llm_agent/generation.py, search_simulate_sft).
         if not is_released_simulator(self.model):
             return self
         if "prompt_style" not in self.model_fields_set:

@@ -8,7 +8,7 @@ and ``_compute_loss``). Aggregations (``loss_aggregation`` in the run config ove
 - ``sequence_mean`` (TRL ``loss_type="grpo"``): each sequence's token losses averaged, then sequences
   averaged; a length weighting the reference code does not have.
 - ``token_mean`` (TRL ``"dapo"``): every active token of the step weighs the same; the reference's (verl)
-  aggregation (method.md, "Loss aggregation").
+  aggregation (verl's token-mean in Alibaba-NLP/ZeroSearch; TRL's ``loss_type``).
 - ``constant`` (TRL ``"dr_grpo"``): token losses summed and divided by batch × max_completion_length.
 
 The algorithms:
@@ -32,7 +32,7 @@ The algorithms:
   ε_max = 5.0, token-mean by construction (TRL ``loss_type="cispo"``).
 
 PPO needs a learned critic (value model); TRL 1.x no longer ships ``PPOTrainer``, so PPO is not offered.
-KL is TRL's ``beta`` with TRL's own sign (the reference code flipped it: method.md, defect 2).
+KL is TRL's ``beta`` with TRL's own sign (the reference code, Alibaba-NLP/ZeroSearch, flipped it).
 """
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ LR_SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine")
 
 
 class CurriculumConfig(BaseModel):
-    """The noise schedule (method.md: p_i = p_s + (b^(i/m) − 1)/(b − 1)·(p_e − p_s))."""
+    """The noise schedule (ZeroSearch, arXiv 2505.04588, curriculum rollout):
+    p_i = p_s + (b^(i/m) − 1)/(b − 1)·(p_e − p_s)."""
 
     model_config = _STRICT
 

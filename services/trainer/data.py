@@ -1,8 +1,9 @@
 """Training data: the questions a run trains on, and the guard that keeps them out of every evaluation set.
 
 Registered names resolve to their **train** split here (``load_benchmark(..., split="train")``), evaluation
-names to their test/dev split (method.md, "Facts for GPU-scale runs"). Before a run contacts the simulator
-or loads a model, :func:`check_disjoint` compares the normalised training questions with
+names to their test/dev split (the paper trains on the NQ + HotpotQA train splits, released as
+sunhaonlp/ZeroSearch_dataset). Before a run contacts the simulator or loads a model,
+:func:`check_disjoint` compares the normalised training questions with
 
 - the evaluation split of every registered training set (``nq`` trains → NQ test must not hold them;
   ``zerosearch`` → NQ test and HotpotQA dev), and

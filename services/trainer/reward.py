@@ -2,7 +2,7 @@
 
 ZeroSearch (Sun et al., 2025, §3.4) rewards only the answer, with F1 rather than EM because an EM reward
 led the policy to hack it with long answers; there is no format reward. A trajectory without an answer
-scores 0 (the reference code crashed there: method.md, defect 6).
+scores 0 (the reference code, Alibaba-NLP/ZeroSearch, crashed there).
 
 The rollout returns each sample's own ``answer`` and ``golden_answers`` as extra keys, so TRL hands
 sample i's answer and golds to the reward function together; the function never re-parses text.

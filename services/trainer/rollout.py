@@ -8,7 +8,7 @@ gold answer, and inserts the documents. What goes back to TRL, one entry per sam
 - ``env_mask``: 1 for model tokens, 0 for inserted ``<information>`` blocks and observations, so inserted
   text never enters the loss (ZeroSearch §3.2, "loss masking");
 - ``answer`` and ``golden_answers``: the reward function's inputs, so sample i is always scored with
-  sample i's own golds (the reference code mixed these up across a batch: method.md, defect 1).
+  sample i's own golds (the reference code, Alibaba-NLP/ZeroSearch, mixed these up across a batch).
 
     rollout = SearchRollout(items, backend, rollout_settings, curriculum)
     trainer = GRPOTrainer(..., rollout_func=rollout)

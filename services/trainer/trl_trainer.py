@@ -2,9 +2,9 @@
 
 TRL forms every advantage as (reward − group mean), optionally scaled, in ``_generate_and_score_
 completions``; no ``GRPOConfig`` setting turns the baseline off. The reference code's REINFORCE uses the
-raw reward as the advantage (method.md, "REINFORCE"). :class:`SearchGRPOTrainer` keeps TRL's whole
-pipeline (rollout, rewards, masks, loss) and, with ``raw_reward_advantage=True``, replaces the computed
-advantages of each batch with that batch's weighted rewards: the smallest hook that changes only the
+raw reward as the advantage (Alibaba-NLP/ZeroSearch's REINFORCE scripts). :class:`SearchGRPOTrainer`
+keeps TRL's whole pipeline (rollout, rewards, masks, loss) and, with ``raw_reward_advantage=True``,
+replaces the computed advantages of each batch with that batch's weighted rewards: the smallest hook that changes only the
 advantage. TRL still logs its own group-relative ``advantages`` statistics; the loss uses ours.
 
     trainer = trainer_class(config.algorithm)(model=..., args=..., rollout_func=...)

@@ -42,7 +42,8 @@ Label = Usefulness
 
 
 class LabelRule(enum.StrEnum):
-    """How documents are labelled (issue 5; the paper's v1 is ``trajectory``, its v2 ``judge``)."""
+    """How documents are labelled (ZeroSearch, arXiv 2505.04588, simulation tuning: its v1 is
+    ``trajectory``, its v2 ``judge``)."""
 
     ANSWER = "answer"
     TRAJECTORY = "trajectory"

@@ -1,6 +1,6 @@
 """Stage 2: label every collected document useful or noisy, and report the label balance.
 
-Three rules (issue 5):
+Three rules (the paper's simulation tuning, arXiv 2505.04588, plus a gold-answer rule):
 
 - ``answer``: a document is useful when it contains a normalized gold answer (whole words).
 - ``trajectory``: the paper's v1 — every document of a trajectory that answered correctly is useful,
