@@ -55,18 +55,19 @@ def estimate_training_gib(
     lora: bool = False,
     lora_fraction: float = 0.01,
     shards: int = 1,
+    shard_weights: bool = False,
     activation_gib: float = 0.0,
     reference: bool = False,
 ) -> float:
     """Estimated GiB one GPU needs to train a policy of ``params_billion`` (an estimate, not measured).
 
     bf16 weights (2 B/param, +2 B for a reference copy when ``reference`` and no LoRA); full training adds
-    fp32 master weights, gradients and two Adam moments (4 + 4 + 8 B/param; DeepSpeed ZeRO shards the
-    optimizer side over ``shards`` GPUs); LoRA trains ``lora_fraction`` of the parameters with the same
+    fp32 master weights, gradients and two Adam moments (4 + 4 + 8 B/param), sharded over ``shards`` GPUs
+    (ZeRO-2); ``shard_weights`` shards the bf16 weights too (ZeRO-3, FSDP). LoRA trains ``lora_fraction`` of the parameters with the same
     per-parameter cost. ``activation_gib`` adds the activations of one micro-batch.
     """
     params = params_billion * 1e9
-    weights = 2 * params
+    weights = 2 * params / (max(shards, 1) if shard_weights and not lora else 1)
     if lora:
         trained = params * lora_fraction
         state = (2 + 4 + 4 + 8) * trained
