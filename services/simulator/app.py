@@ -10,12 +10,11 @@ started with the app and closed with it.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from zerosearch.simulator.cache import ResponseCache
@@ -24,6 +23,7 @@ from zerosearch.simulator.deps import require_api_key
 from zerosearch.simulator.engines.base import Engine
 from zerosearch.simulator.engines.factory import create_engine
 from zerosearch.simulator.errors import register_error_handlers
+from zerosearch.simulator.guard import RequestGuard
 from zerosearch.simulator.metrics import SimulatorMetrics
 from zerosearch.simulator.routes import health_router, router
 from zerosearch.simulator.service import SimulatorService
@@ -93,15 +93,6 @@ def create_app(settings: SimulatorSettings | None = None, engine: Engine | None 
 
     _document_batch_limit(app, settings.max_request_batch)
 
-    @app.middleware("http")
-    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        endpoint = f"{request.method} {getattr(route, 'path', 'unmatched')}"
-        metrics: SimulatorMetrics = request.app.state.metrics
-        metrics.requests.labels(endpoint=endpoint, status=str(response.status_code)).inc()
-        metrics.latency.labels(endpoint=endpoint).observe(time.perf_counter() - start)
-        return response
-
+    # Outermost of our layers: auth, header/body/nesting bounds, metrics, last-resort 500 (guard.py).
+    app.add_middleware(RequestGuard, settings=settings, metrics=app.state.metrics)
     return app

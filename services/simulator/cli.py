@@ -8,6 +8,7 @@ import typer
 
 from zerosearch.common.models import resolve_model
 from zerosearch.common.preflight import require_port_free
+from zerosearch.simulator.local import H11_MAX_HEAD_BYTES
 from zerosearch.simulator.settings import get_simulator_settings
 
 __all__ = ["app", "serve_main"]
@@ -30,7 +31,11 @@ def serve_main(settings) -> int:  # type: ignore[no-untyped-def]
         resolve_model(settings.model)
     engine = create_engine(settings)
     uvicorn.run(
-        create_app(settings, engine=engine), host=settings.host, port=settings.port, log_level="warning"
+        create_app(settings, engine=engine),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        h11_max_incomplete_event_size=H11_MAX_HEAD_BYTES,  # oversized headers get the guard's 431
     )
     return 0
 

@@ -107,6 +107,9 @@ def register_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):  # FastAPI's catch-all
+            message = "body: could not be parsed; send a JSON object encoded in UTF-8"
+            return error_response(400, message, "ValidationError", "body")
         return error_response(exc.status_code, str(exc.detail), "HTTPError")
 
     @app.exception_handler(Exception)

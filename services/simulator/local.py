@@ -15,7 +15,11 @@ from typing import Any
 from zerosearch.common.connection import free_port
 from zerosearch.common.errors import EngineError
 
-__all__ = ["serve_in_background"]
+__all__ = ["H11_MAX_HEAD_BYTES", "serve_in_background"]
+
+H11_MAX_HEAD_BYTES = 1024 * 1024
+"""What uvicorn's HTTP parser reads of a request head before refusing it with its own plain 400: above
+every ``max_header_bytes`` setting, so oversized headers get our 431 envelope from the guard instead."""
 
 
 @contextmanager
@@ -25,7 +29,15 @@ def serve_in_background(app: Any, startup_timeout_s: float = 120.0) -> Iterator[
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            h11_max_incomplete_event_size=H11_MAX_HEAD_BYTES,
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout_s

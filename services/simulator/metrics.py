@@ -58,6 +58,16 @@ class SimulatorMetrics:
             "zerosearch_simulator_engine_errors", "Failed engine batches.", registry=r
         )
         self.overloads = Counter("zerosearch_simulator_overloads", "Requests refused with 503.", registry=r)
+        self.shed = Counter(
+            "zerosearch_simulator_shed",
+            "Calls refused at once (503) because they would wait past the latency budget.",
+            registry=r,
+        )
+        self.disconnected = Counter(
+            "zerosearch_simulator_disconnected",
+            "Requests dropped because their client went away before the answer was ready.",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -57,9 +57,9 @@ async def retrieve(body: RetrieveRequest, service: ServiceDep) -> RetrieveRespon
     return await service.retrieve(body)
 
 
-@router.get("/readyz", summary="Engine loaded and answering")
+@health_router.get("/readyz", summary="Engine loaded and answering")
 async def readyz(service: ServiceDep) -> dict[str, str]:
-    """200 when the engine can generate; 503 with the error envelope otherwise."""
+    """200 when the engine can generate; 503 with the error envelope otherwise (no key needed: probes)."""
     try:
         await service.engine.check()
     except EngineError as exc:

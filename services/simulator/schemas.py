@@ -11,7 +11,7 @@ retrieval URL at the simulator unchanged.
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, ValidationInfo, field_validator
 
 from zerosearch.common.defaults import MAX_TOP_K
 from zerosearch.common.search.protocol import (
@@ -71,9 +71,20 @@ class RetrieveRequest(BaseModel):
     def _one_query_is_a_list(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
 
+    @field_validator("seed")
+    @classmethod
+    def _seeds_fit(cls, value: int | None, info: ValidationInfo) -> int | None:
+        # Query i is seeded seed + i: the last one must still be a valid seed.
+        count = len(info.data.get("queries") or [])
+        if value is not None and count and value + count - 1 > MAX_SEED:
+            raise ValueError(
+                f"seed + {count - 1} (one seed a query) must be at most 2^63-1: use seed <= {MAX_SEED - count + 1}"
+            )
+        return value
+
     @field_validator("queries")
     @classmethod
-    def _queriesnot_blank(cls, value: list[str]) -> list[str]:
+    def _queries_not_blank(cls, value: list[str]) -> list[str]:
         return [not_blank(q, "each query") for q in value]
 
 

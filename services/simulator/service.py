@@ -23,6 +23,7 @@ import time
 from zerosearch.common.defaults import DEFAULT_TOP_K
 from zerosearch.common.documents import format_documents
 from zerosearch.common.errors import ClientError, EngineError, EngineOverloadedError
+from zerosearch.simulator.admission import Admission
 from zerosearch.simulator.cache import ResponseCache, cache_key
 from zerosearch.simulator.engines.base import Engine, Generation, GenerationRequest
 from zerosearch.simulator.metrics import SimulatorMetrics
@@ -68,6 +69,9 @@ class SimulatorService:
         self.engine = engine
         self.cache = cache
         self.metrics = metrics
+        self.admission = Admission(
+            settings.latency_budget_s, metrics, min_retry_after_s=settings.retry_after_s
+        )
 
     def _key(self, params: SearchParams, mode: Mode) -> str:
         s = self.settings
@@ -131,9 +135,12 @@ class SimulatorService:
         leaders = [members[0] for members in groups.values()]
         requests = [self._request(items[i], modes[i]) for i in leaders]
         try:
-            outputs = await self.engine.generate(requests)
-        except EngineOverloadedError:
+            with self.admission.admit(len(requests), self.engine.row_seconds):
+                outputs = await self.engine.generate(requests)
+        except EngineOverloadedError as exc:
             self.metrics.overloads.inc(len(requests))
+            # Tell the client when the queue will have room: the expected drain time, not a constant.
+            exc.retry_after = max(exc.retry_after, self.admission.drain_s(self.engine.row_seconds))
             raise
         except EngineError:
             self.metrics.engine_errors.inc()

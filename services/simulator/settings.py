@@ -54,7 +54,8 @@ class SimulatorSettings(CommonSettings):
         "those models).",
     )
     api_key: SecretStr | None = Field(
-        default=None, description="When set, every endpoint but /healthz requires this key."
+        default=None,
+        description="When set, every endpoint but /healthz and /readyz requires this key; empty is refused.",
     )
     host: str = Field(default="127.0.0.1", description="Interface to listen on.")
     port: int = Field(default=SIMULATOR_PORT, ge=1, le=65535, description="Port to listen on.")
@@ -87,7 +88,27 @@ class SimulatorSettings(CommonSettings):
     max_request_batch: int = Field(
         default=256, ge=1, le=10_000, description="Most items in one POST /search or /retrieve body."
     )
-    retry_after_s: int = Field(default=1, ge=1, le=3600, description="Retry-After sent with a 503.")
+    retry_after_s: int = Field(
+        default=1, ge=1, le=3600, description="Smallest Retry-After sent with a 503 (else the drain time)."
+    )
+    latency_budget_s: float = Field(
+        default=30.0,
+        gt=0.0,
+        le=3600.0,
+        description="Load shedding: a call is admitted while its expected wait (calls admitted ahead of it "
+        "times the engine's measured seconds a call) stays within this budget; otherwise it is answered "
+        "503 at once with Retry-After = the expected drain time. So the admitted load follows the measured "
+        "throughput. Engines that measure none (openai, vllm) are bounded by max_queue only.",
+    )
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024, description="Largest request body (413)."
+    )
+    max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, le=1024 * 1024, description="Largest total size of the headers (431)."
+    )
+    max_json_depth: int = Field(
+        default=32, ge=4, le=1000, description="Deepest JSON nesting in a body (422)."
+    )
     dtype: Literal["float32", "bfloat16", "float16", "auto"] = Field(
         default="float32", description="Weights dtype for the transformers engine."
     )
@@ -118,6 +139,14 @@ class SimulatorSettings(CommonSettings):
     gpu_memory_utilization: float = Field(
         default=0.85, gt=0.0, le=1.0, description="vLLM's share of GPU memory (engine=vllm)."
     )
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_not_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty ZEROSEARCH_API_KEY would lock every guarded route with a key nobody can send.
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("must not be empty: unset ZEROSEARCH_API_KEY to serve without a key")
+        return value
 
     @field_validator("openai_base_url")
     @classmethod

@@ -167,9 +167,11 @@ class _Recorder:
         raw = b"".join(chunks)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
-        self.calls.append(
-            Call(scope["method"], scope["path"], query, json.loads(raw) if raw else None, headers)
-        )
+        try:
+            body = json.loads(raw) if raw else None
+        except (ValueError, RecursionError):  # nasty bodies are the app's to refuse, not the recorder's
+            body = raw
+        self.calls.append(Call(scope["method"], scope["path"], query, body, headers))
         replayed = False
 
         async def replay() -> Any:

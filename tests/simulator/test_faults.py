@@ -1,5 +1,5 @@
 """Faults: overload → only 200/503 with Retry-After, engine errors → 5xx JSON then service resumes,
-Redis down → answers with the cache bypassed and counted, API key → 401 everywhere but /healthz."""
+Redis down → answers with the cache bypassed and counted, and uses Redis again once it is back."""
 
 from __future__ import annotations
 
@@ -78,21 +78,32 @@ def test_redis_down_still_answers_with_cache_bypassed(make_url: Callable[..., An
         assert float(line.split()[-1]) >= 4  # two lookups and two stores bypassed
 
 
-def test_api_key_guards_every_endpoint_but_healthz(make_url: Callable[..., Any]) -> None:
-    with make_url(api_key="s3cret", tokens_per_document=2) as url:
-        assert httpx.get(f"{url}/healthz").status_code == 200
-        for method, path, body in [
-            ("GET", "/search?q=x", None), ("POST", "/search", {"requests": [{"q": "x"}]}),
-            ("POST", "/retrieve", {"queries": ["x"]}), ("GET", "/readyz", None), ("GET", "/metrics", None),
-        ]:  # fmt: skip
-            response = httpx.request(method, f"{url}{path}", json=body)
-            assert response.status_code == 401, (path, response.text)
-            assert response.json()["error"]["type"] == "AuthenticationError"
-            wrong = httpx.request(method, f"{url}{path}", json=body, headers={"X-API-Key": "nope"})
-            assert wrong.status_code == 401
-        assert httpx.get(f"{url}/readyz", headers={"X-API-Key": "s3cret"}).status_code == 200
-        ok = httpx.get(
-            f"{url}/search", params={"q": "with a key", "k": 1},
-            headers={"Authorization": "Bearer s3cret"}, timeout=300,
-        )  # fmt: skip
-        assert ok.status_code == 200, ok.text
+def _counter(url: str, name: str) -> float:
+    text = httpx.get(f"{url}/metrics").text
+    return float(next(x for x in text.splitlines() if x.startswith(name)).split()[-1])
+
+
+def test_redis_outage_is_bridged_and_the_cache_comes_back(make_url: Callable[..., Any]) -> None:
+    from zerosearch.common.connection import EmbeddedRedis
+
+    redis = EmbeddedRedis().start()
+    try:
+        with make_url(redis_url=redis.url, tokens_per_document=2) as url:
+
+            def search(seed: int) -> dict[str, Any]:
+                params = {"q": "redis outage", "k": 1, "seed": seed}
+                response = httpx.get(f"{url}/search", params=params, timeout=300)
+                assert response.status_code == 200, response.text
+                return response.json()
+
+            search(1)
+            assert search(1)["cached"] is True  # Redis up: a repeat is a hit
+            redis.stop()
+            for _ in range(2):  # Redis down: still answered, generated again, bypass counted
+                assert search(2)["cached"] is False
+            assert _counter(url, "zerosearch_simulator_cache_errors_total") >= 4
+            redis.start()  # the same port: the simulator's connection pool reconnects on its own
+            search(3)
+            assert search(3)["cached"] is True
+    finally:
+        redis.stop()

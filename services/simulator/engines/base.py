@@ -53,6 +53,15 @@ class Engine(ABC):
         self.settings = settings
         self.metrics = metrics
         self.model_name = settings.model
+        self.row_seconds: float | None = None
+        """Measured seconds of engine time a request costs (EWMA over batches); None until measured."""
+
+    def observe_batch(self, size: int, seconds: float) -> None:
+        """Fold one finished batch into :attr:`row_seconds` (engines that time their batches call this)."""
+        if size <= 0 or seconds <= 0:
+            return
+        sample = seconds / size
+        self.row_seconds = sample if self.row_seconds is None else 0.7 * self.row_seconds + 0.3 * sample
 
     def bind_metrics(self, metrics: SimulatorMetrics) -> None:
         """Report batch sizes, queue depth and tokens to ``metrics`` (the app does this at start)."""

@@ -129,6 +129,7 @@ class TransformersEngine(Engine):
             max_queue=settings.max_queue,
             retry_after_s=settings.retry_after_s,
             on_batch=self._observe_batch,
+            on_done=self.observe_batch,
         )
 
     def _observe_batch(self, size: int, depth: int) -> None:
