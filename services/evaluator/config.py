@@ -26,7 +26,7 @@ __all__ = ["DEFAULT_BATCH_SIZE", "EvalConfig", "SearchName", "build_eval_config"
 DEFAULT_BATCH_SIZE = 8
 """Questions rolled out together: generation is batched across them and their searches run concurrently."""
 
-SearchName = Literal["bm25", "simulator", "retrieval", "serpapi"]
+SearchName = Literal["bm25", "simulator", "retrieval", "serpapi", "serper", "tavily", "brave"]
 
 
 class EvalConfig(RolloutLimits):

@@ -65,7 +65,7 @@ def collect(
     method: str = typer.Option(
         None, help="agent (the policy searches) or rag (one search with the question)."
     ),
-    backend: str = typer.Option(None, help="Real engine: bm25, retrieval or serpapi."),
+    backend: str = typer.Option(None, help="Real engine: bm25, retrieval, serpapi, serper, tavily or brave."),
     corpus: Path = typer.Option(
         None, help="Corpus JSONL for bm25 (default <data_dir>/corpus/wiki_mini.jsonl)."
     ),
@@ -171,7 +171,7 @@ def fidelity(
     questions: str = typer.Option(None, help="Held-out questions: benchmark name or QA file."),
     limit: int = typer.Option(None, help="How many questions (seeded sample; default 32)."),
     k: int = typer.Option(None, help="Documents per call."),
-    backend: str = typer.Option(None, help="Reference engine: bm25, retrieval, serpapi or none."),
+    backend: str = typer.Option(None, help="Reference engine: bm25, retrieval, a paid web API or none."),
     corpus: Path = typer.Option(None, help="Corpus JSONL for the bm25 reference row."),
     backend_url: str = typer.Option(None, help="Retrieval URL for the reference row."),
     name: str = typer.Option(None, help="Row name of the simulator in the report."),

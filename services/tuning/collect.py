@@ -75,7 +75,7 @@ def default_corpus() -> Path:
 
 
 def make_real_backend(kind: str, corpus: Path | None, url: str | None) -> SearchBackend:
-    """A real engine (never the simulator): bm25 over ``corpus``, a retrieval ``url``, or SerpAPI."""
+    """A real engine (never the simulator): bm25 over ``corpus``, a retrieval ``url``, or a paid web API."""
     if kind == "bm25":
         return make_backend("bm25", corpus=corpus or default_corpus())
     if kind == "retrieval":
@@ -84,9 +84,11 @@ def make_real_backend(kind: str, corpus: Path | None, url: str | None) -> Search
                 "backend retrieval needs --backend-url (the Search-R1 /retrieve URL)", param="backend_url"
             )
         return make_backend("retrieval", url=url)
-    if kind == "serpapi":
-        return make_backend("serpapi")
-    raise ConfigError(f"backend must be bm25, retrieval or serpapi, got {kind!r}", param="backend")
+    if kind in ("serpapi", "serper", "tavily", "brave"):
+        return make_backend(kind)  # key from its environment variable; answers cached when Redis is known
+    raise ConfigError(
+        f"backend must be bm25, retrieval, serpapi, serper, tavily or brave, got {kind!r}", param="backend"
+    )
 
 
 def to_record(trajectory: Trajectory) -> CollectedRecord:

@@ -64,7 +64,7 @@ class CollectConfig(BaseModel):
         description="agent: the policy decides its searches; rag: one search with the question "
         "(use it with a policy that never writes <search>, such as the untrained bundled model).",
     )
-    backend: Literal["bm25", "retrieval", "serpapi"] = Field(
+    backend: Literal["bm25", "retrieval", "serpapi", "serper", "tavily", "brave"] = Field(
         default="bm25", description="The REAL search engine whose documents are collected."
     )
     corpus: Path | None = Field(
@@ -189,7 +189,7 @@ class FidelityConfig(BaseModel):
     limit: int | None = Field(default=32, ge=1, description="How many questions (seeded sample); None: all.")
     seed: int = Field(default=1, description="Seed of the question sample and of the simulator's sampling.")
     k: int = Field(default=DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="Documents asked for per call.")
-    backend: Literal["bm25", "retrieval", "serpapi", "none"] = Field(
+    backend: Literal["bm25", "retrieval", "serpapi", "serper", "tavily", "brave", "none"] = Field(
         default="bm25", description="Real engine of the reference row; none: no reference row."
     )
     corpus: Path | None = Field(default=None, description="Corpus for the bm25 reference row.")

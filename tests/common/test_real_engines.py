@@ -124,7 +124,8 @@ def test_failures_are_not_cached_and_a_dead_redis_is_bypassed(redis_url: str, re
 
 
 @pytest.mark.parametrize(
-    ("name", "prefix"), [("serper", "/serper"), ("tavily", "/tavily"), ("brave", "/brave")]
+    ("name", "prefix"),
+    [("serpapi", "/serpapi"), ("serper", "/serper"), ("tavily", "/tavily"), ("brave", "/brave")],
 )
 def test_backend_round_trip_against_the_simulators_compatible_endpoint(name: str, prefix: str) -> None:
     from tests.simulator.fake_engine import serve_scripted
@@ -134,3 +135,21 @@ def test_backend_round_trip_against_the_simulators_compatible_endpoint(name: str
         [result] = backend.search_batch([SearchRequest(query="who wrote moby dick", k=3)])
     assert result.failed is False, result.error
     assert [d.title for d in result.documents] == ["Scripted page 1", "Scripted page 2", "Scripted page 3"]
+
+
+def test_evaluation_and_simulation_tuning_offer_the_engines(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typing import get_args
+
+    from zerosearch.evaluator.config import SearchName
+    from zerosearch.tuning.collect import make_real_backend
+
+    assert {"serper", "tavily", "brave"} <= set(get_args(SearchName))
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("ZEROSEARCH_REDIS_URL", raising=False)
+    for name, variable in (
+        ("serper", "SERPER_API_KEY"),
+        ("tavily", "TAVILY_API_KEY"),
+        ("brave", "BRAVE_API_KEY"),
+    ):
+        monkeypatch.setenv(variable, KEY)
+        assert make_real_backend(name, None, None).name == name
