@@ -104,7 +104,7 @@ def test_openai_engine_gives_up_after_bounded_retries_and_not_on_4xx(openai_serv
         asyncio.run(run())
     assert len(openai_server["calls"]) == 2
     openai_server.update(fail=1, status=400, calls=[])
-    with pytest.raises(EngineError, match="refused"):
+    with pytest.raises(EngineError, match="answered HTTP 400"):
         asyncio.run(run())
     assert len(openai_server["calls"]) == 1
 

@@ -18,13 +18,12 @@ from typing import Any
 import httpx
 
 from zerosearch.common.errors import EngineError, EngineOverloadedError
+from zerosearch.common.retry import UPSTREAM_ERRORS, RetryPolicy, upstream_error
 from zerosearch.simulator.engines.base import Engine, Generation, GenerationRequest
 
 __all__ = ["OpenAIEngine"]
 
 log = logging.getLogger(__name__)
-
-_RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
 class OpenAIEngine(Engine):
@@ -121,23 +120,23 @@ class OpenAIEngine(Engine):
         )
 
     async def _post_with_retries(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST under the platform's retry policy (common.retry); failures become EngineError."""
         if self._client is None:
             raise EngineError("the openai engine is not started")
-        delay, error = self.settings.openai_backoff_s, ""
-        attempts = self.settings.openai_retries
-        for attempt in range(1, attempts + 1):
-            try:
-                response = await self._client.post(path, json=body)
-            except httpx.TransportError as exc:
-                error = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.status_code < 400:
-                    return response.json()
-                error = f"HTTP {response.status_code}: {response.text[:200]}"
-                if response.status_code not in _RETRY_STATUS:
-                    raise EngineError(f"OpenAI-compatible server refused the request: {error}")
-            log.warning("openai engine attempt %d/%d failed: %s", attempt, attempts, error)
-            if attempt < attempts:
-                await asyncio.sleep(delay)
-                delay *= 2
-        raise EngineError(f"OpenAI-compatible server failed after {attempts} attempts: {error}")
+        client, attempts = self._client, 0
+        policy = RetryPolicy(
+            retries=self.settings.openai_retries,
+            backoff_s=self.settings.openai_backoff_s,
+            what="openai engine request",
+        )
+
+        async def attempt() -> httpx.Response:
+            nonlocal attempts
+            attempts += 1
+            return (await client.post(path, json=body)).raise_for_status()
+
+        try:
+            response = await policy.acall(attempt)
+        except UPSTREAM_ERRORS as exc:
+            raise upstream_error(exc, "OpenAI-compatible server", EngineError, attempts=attempts) from exc
+        return response.json()
