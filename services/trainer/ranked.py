@@ -44,11 +44,25 @@ def publish_model(trainer: Any, tokenizer: Any, target: Path) -> None:
     barrier()
     trainer.save_model(str(staging))  # HF writes on the main process only
     if main:
+        _merge_adapters(trainer, staging)
         tokenizer.save_pretrained(str(staging))
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
     barrier()
+
+
+def _merge_adapters(trainer: Any, staging: Path) -> None:
+    # LoRA: HF saved the adapters only; the published model is the base with the adapters folded in, a
+    # plain HF folder the evaluator and a resumed run load like any other (the adapters stay in the
+    # checkpoints). In place: called once training is over.
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if not hasattr(model, "merge_and_unload"):
+        return
+    log.info("merging the LoRA adapters into the published model %s", staging.name)
+    model.merge_and_unload().save_pretrained(str(staging))
+    for leftover in ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin"):
+        (staging / leftover).unlink(missing_ok=True)
 
 
 class RanksCallback(TrainerCallback):
