@@ -86,12 +86,21 @@ def enqueue(
 
 
 def report_progress(**meta: Any) -> None:
-    """Merge ``meta`` into the current RQ job's meta (no-op outside a job, e.g. foreground runs)."""
+    """Merge ``meta`` into the current RQ job's meta (no-op outside a job, e.g. foreground runs).
+
+    Progress is best effort: while Redis is unreachable the job goes on (a warning is logged) and the next
+    report writes the merged meta, so a short Redis outage does not kill a long evaluation or training.
+    """
     job = get_current_job()
     if job is None:
         return
     job.meta.update(meta)
-    job.save_meta()
+    try:
+        job.save_meta()
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        log.warning(
+            "job %s: progress not saved, Redis unreachable (%s); will retry at the next report", job.id, exc
+        )
 
 
 def run_worker(

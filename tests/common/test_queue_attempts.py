@@ -147,3 +147,62 @@ def test_dead_worker_job_is_reenqueued_by_cleanup_and_shown(redis_url, redis_con
     run_worker(redis_conn, [QueueName.SFT], burst=True)
     job.refresh()
     assert job.get_status() == JobStatus.FINISHED and job.return_value() == "resumed"
+
+
+def return_ok(payload: dict[str, Any]) -> str:
+    """A job that just succeeds."""
+    return "ok"
+
+
+def _wait_status(job: Job, status: JobStatus, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if job.get_status(refresh=True) == status:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"job {job.id} not {status} within {timeout_s}s: {job.get_status()}")
+
+
+@pytest.mark.slow
+def test_worker_reconnects_after_a_redis_outage(tmp_path) -> None:
+    from zerosearch.common.connection import EmbeddedRedis, connect
+
+    first = EmbeddedRedis().start()
+    code = "import sys; from zerosearch.common.connection import connect; from zerosearch.common.queue import run_worker; run_worker(connect(sys.argv[1]), ['sft'])"  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(_ROOT), os.environ.get("PYTHONPATH", "")])}
+    with (tmp_path / "worker.log").open("wb") as log_file:
+        worker = subprocess.Popen([sys.executable, "-c", code, first.url], cwd=_ROOT, env=env,
+                                  stdout=log_file, stderr=subprocess.STDOUT)  # fmt: skip
+    second = None
+    try:
+        conn = connect(first.url)
+        _wait_status(_enqueue(conn, "return_ok"), JobStatus.FINISHED, timeout_s=60)
+        first.stop()  # Redis goes away (its data too: nothing persisted)
+        time.sleep(3)
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+        second = EmbeddedRedis(port=first.port).start()  # back on the same address
+        conn = connect(second.url)
+        job = _enqueue(conn, "return_ok")
+        _wait_status(job, JobStatus.FINISHED, timeout_s=90)  # the same worker process took it
+        assert worker.poll() is None
+    finally:
+        worker.kill()
+        worker.wait(timeout=10)
+        if second is not None:
+            second.stop()
+
+
+def test_progress_report_survives_a_redis_outage(caplog) -> None:
+    from rq.job import _current_job  # how RQ makes a job current in its work horse
+
+    from zerosearch.common.connection import EmbeddedRedis, connect
+
+    server = EmbeddedRedis().start()
+    job = _enqueue(connect(server.url), "return_ok")
+    token = _current_job.set(job)
+    try:
+        server.stop()
+        report_progress(state="running", done=3)  # must not raise: the job goes on
+    finally:
+        _current_job.reset(token)
+    assert job.meta["done"] == 3 and "progress not saved, Redis unreachable" in caplog.text
