@@ -139,6 +139,10 @@ class TrainConfig(BaseModel):
         description="Folder with qa/*.jsonl (default: ZEROSEARCH_DATA_DIR or the repository's data/).",
     )
     train_limit: int | None = Field(default=None, ge=1, description="Use only the first N questions.")
+    eval_overlap: Literal["refuse", "drop"] = Field(
+        default="refuse",
+        description="Training questions also in an evaluation set: refuse the run, or drop them (logged).",
+    )
     algorithm: Algorithm = Field(
         default=Algorithm.GRPO, description=f"One of {', '.join(a.value for a in Algorithm)} (README table)."
     )

@@ -9,10 +9,10 @@ sunhaonlp/ZeroSearch_dataset). Before a run contacts the simulator or loads a mo
   ``zerosearch`` → NQ test and HotpotQA dev), and
 - every dataset of the run's auto-evaluation (``eval.datasets``), read as the evaluator will read it,
 
-and refuses with one line naming the dataset and the overlap count.
+and refuses with one line naming the dataset and the overlap count (``eval_overlap: drop`` drops those
+questions instead, logged: a hub train split may share a few questions with a test set).
 
-    items = load_training_items(config)
-    check_disjoint(items, config)       # DatasetError: "... 'nq' ... 37 of 64 training questions ..."
+    items = check_disjoint(load_training_items(config), config)   # DatasetError: "... 'nq': 37 of 64 ..."
 """
 
 from __future__ import annotations
@@ -88,16 +88,29 @@ def evaluation_questions(config: TrainConfig) -> dict[str, set[str]]:
     return found
 
 
-def check_disjoint(items: list[QAItem], config: TrainConfig) -> None:
-    """Refuse (DatasetError, one line) when a training question is also in one of the run's eval sets."""
+def check_disjoint(items: list[QAItem], config: TrainConfig) -> list[QAItem]:
+    """The training items, disjoint from every evaluation set of the run: an overlap refuses the run
+    (DatasetError, one line) or, with ``eval_overlap: drop``, the overlapping questions are dropped (logged)."""
     training = {question_key(item.question) for item in items}
+    evaluated: set[str] = set()
     for spec, questions in evaluation_questions(config).items():
         overlap = len(training & questions)
-        if overlap:
+        if overlap and config.eval_overlap == "refuse":
             raise DatasetError(
                 f"training data overlaps evaluation set {spec!r}: {overlap} of {len(training)} training "
                 "questions (normalised text) are also evaluation questions; train on a train split "
-                "(e.g. nq, hotpotqa, zerosearch) or remove them",
+                "(e.g. nq, hotpotqa, zerosearch), remove them, or set eval_overlap: drop",
                 param="datasets",
             )
-    log.info("training questions (%d) are disjoint from every evaluation set", len(training))
+        if overlap:
+            log.warning("dropping %d training questions that evaluation set %r holds", overlap, spec)
+        evaluated |= questions
+    kept = [item for item in items if question_key(item.question) not in evaluated]
+    if len(kept) < config.prompts_per_step:
+        raise DatasetError(
+            f"only {len(kept)} training questions are not evaluation questions, fewer than "
+            f"prompts_per_step={config.prompts_per_step}",
+            param="datasets",
+        )
+    log.info("training questions (%d) are disjoint from every evaluation set", len(kept))
+    return kept

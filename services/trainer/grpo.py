@@ -185,7 +185,7 @@ def train(
             eval_payload(config.eval, run_dir.final_dir, run_dir.eval_dir("final"), config.data_dir)
         )
     items = load_training_items(config)
-    check_disjoint(items, config)  # never train on an evaluation question (before simulator and model)
+    items = check_disjoint(items, config)  # never train on an evaluation question (before simulator, model)
     backend = backend or connect_simulator(config)
     lock = run_dir.lock()
     try:

@@ -76,6 +76,17 @@ def test_a_training_name_is_checked_against_its_own_eval_split_without_auto_eval
         check_disjoint(load_training_items(config), config)
 
 
+def test_eval_overlap_drop_trains_without_the_shared_questions(tmp_path: Path, data_dir: Path) -> None:
+    rows = (data_dir / "qa" / "train" / "nq.jsonl").read_text().splitlines()[:30]
+    rows += (data_dir / "qa" / "nq.jsonl").read_text().splitlines()[:5]
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("\n".join(rows) + "\n")
+    config = _config(tmp_path, data_dir, datasets=[str(mixed)], eval_overlap="drop")
+    kept = check_disjoint(load_training_items(config), config)
+    evaluated = {question_key(i.question) for i in load_benchmark("nq", data_dir=data_dir)}
+    assert len(kept) == 30 and not {question_key(i.question) for i in kept} & evaluated
+
+
 def test_an_evaluation_only_name_has_no_train_split(tmp_path: Path, data_dir: Path) -> None:
     with pytest.raises(DatasetError, match=r"'bamboogle' has no train split"):
         load_training_items(_config(tmp_path, data_dir, datasets=["bamboogle"]))
@@ -100,9 +111,12 @@ def test_the_demo_split_passes_the_same_guard(tmp_path: Path, data_dir: Path) ->
         check_disjoint(items, leaky)  # the demo's train half comes from the local hotpotqa dev file
 
 
-@pytest.mark.parametrize(
-    "name", ["paper-qwen2.5-3b.yaml", "compose-gpu.yaml", "compose-cpu.yaml", "cpu-tiny.yaml"]
+SHIPPED = sorted(
+    p.name for p in (REPO / "configs").glob("*.yaml") if "datasets" in yaml.safe_load(p.read_text())
 )
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_configs_name_train_splits(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
