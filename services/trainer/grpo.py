@@ -40,7 +40,6 @@ from zerosearch.trainer.ranked import RanksCallback, publish_model
 from zerosearch.trainer.reward import make_reward_function
 from zerosearch.trainer.rollout import SearchRollout
 from zerosearch.trainer.run_dir import RunDir, checkpoint_step
-from zerosearch.trainer.tracking import track_rollouts
 from zerosearch.trainer.vllm_policy import VLLMTrainerPolicy
 from zerosearch.trainer.vllm_server import VLLMServerPolicy
 
@@ -225,7 +224,6 @@ def _train_locked(
     trainer.add_callback(MetricsCallback(run_dir, rollout, total_steps=config.steps, on_progress=on_progress))
     trainer.add_callback(EvalCallback(enqueuer))
     trainer.add_callback(RanksCallback(run_dir, rollout))  # ranks' stats merged; ranks.json (rank 0)
-    track_rollouts(trainer, rollout)  # rollout stats in TRL's log stream (TensorBoard, W&B, Trackio)
     log.info(
         "training %s for %d steps (%s)",
         config.model,
