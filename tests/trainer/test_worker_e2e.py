@@ -3,7 +3,8 @@
 1. `zerosearch simulator serve` starts on a free port (bundled model, short generations).
 2. A run is submitted on `train`; worker A picks it up, does the cold start (documents from the live
    simulator), GRPO step 1 and checkpoint-1, and is then killed with SIGKILL (no clean shutdown).
-3. The same run is resubmitted; worker B (burst) resumes from checkpoint-1 and finishes steps 2-3.
+3. Nobody resubmits: RQ's registry cleanup re-enqueues the abandoned job (attempt 2, common.attempts);
+   worker B (burst) runs it, resumes from checkpoint-1 and finishes steps 2-3.
 Checked: the step count continues (metrics 1, 2, 3, no repeats), checkpoint-1 and the cold-start model
 are not rewritten, an eval job is enqueued per checkpoint and for the final model (the last step's
 checkpoint is the final model, evaluated once).
@@ -134,7 +135,9 @@ def resumed_run(simulator, tmp_path_factory: pytest.TempPathFactory, redis_url: 
     kept = {"checkpoint-1": _mtimes(out / "checkpoint-1"), "cold_start": _mtimes(out / "cold_start")}
     first_status = first.get_status(refresh=True)
 
-    second = submit_train(conn, config)
+    # RQ's maintenance re-enqueues the job once its heartbeat expired; run it as of an hour later.
+    get_queue(conn, "train").started_job_registry.cleanup(timestamp=time.time() + 3600)
+    second = first
     worker_b = sup.start(
         "worker-b", zerosearch_command("trainer", "worker", "--burst", "--queues", "train"), env=simulator.env
     )
@@ -169,6 +172,7 @@ def test_killed_worker_resumes_and_step_count_continues(resumed_run) -> None:  #
     assert (out / "final" / "config.json").is_file()
     meta = run.second.get_meta(refresh=True)
     assert meta["state"] == "finished" and meta["total"] == 3
+    assert meta["attempt"] == 2 and meta["last_failure"].startswith("abandoned")  # re-run by itself
 
 
 def test_metrics_noise_and_eval_jobs(resumed_run) -> None:  # type: ignore[no-untyped-def]
