@@ -26,11 +26,10 @@ def tiny_config(tmp_path: Path, root: Path = ROOT) -> Path:
         num_generations=2,  # the smallest group GRPO accepts
         prompts_per_step=1,  # one question a step
         steps=1,  # one GRPO step
-        max_new_tokens=16,  # short generations keep CPU time down
-        max_completion_length=192,
     )
+    config["rollout"].update(max_new_tokens=16, max_completion_tokens=192)  # short generations: CPU time
     config["cold_start"].update(examples=2, epochs=1, batch_size=2)  # a token cold start
-    config["eval"].update(max_turns=1, extra={"max_new_tokens": 16})
+    # the eval jobs inherit the rollout limits above (max_turns 1, 16 new tokens a turn)
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
