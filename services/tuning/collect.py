@@ -133,11 +133,9 @@ def main(config: CollectConfig, *, progress: Progress | None = None) -> CollectR
     if todo:
         policy = TransformersPolicy.from_pretrained(config.policy)
         rollout = RolloutConfig(
+            **config.rollout.model_dump(),  # the shared rollout block
             method=config.method,
-            max_turns=config.max_turns,
-            max_new_tokens=config.max_new_tokens,
             temperature=config.temperature,
-            top_k=config.top_k,
             seed=config.seed,
         )
         for start in range(0, len(todo), config.batch_size):

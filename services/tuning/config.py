@@ -16,10 +16,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from zerosearch.common.config_file import read_config_file
-from zerosearch.common.defaults import BUNDLED_MODEL_ALIAS, DEFAULT_TOP_K, MAX_TOP_K, MAX_TURNS
+from zerosearch.common.defaults import BUNDLED_MODEL_ALIAS, DEFAULT_TOP_K, MAX_TOP_K
 from zerosearch.common.errors import ConfigError
 from zerosearch.common.search.protocol import Usefulness
 from zerosearch.common.tracking import REPORT_TO_HELP, ReportTo
+from zerosearch.common.trajectory import RolloutLimits
 
 __all__ = [
     "BuildConfig",
@@ -72,14 +73,21 @@ class CollectConfig(BaseModel):
         description="Passage corpus (JSONL) for bm25; default <data_dir>/corpus/wiki_mini.jsonl.",
     )
     backend_url: str | None = Field(default=None, description="Search-R1 retrieval URL (backend retrieval).")
-    top_k: int = Field(default=DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="Documents per search call.")
-    max_turns: int = Field(default=MAX_TURNS, ge=1, le=20, description="Search turns per question.")
-    max_new_tokens: int = Field(default=128, ge=1, le=8192, description="Policy tokens per turn.")
+    rollout: RolloutLimits = Field(
+        default_factory=lambda: RolloutLimits(max_new_tokens=128),
+        description="Agent-loop limits (max_turns, max_new_tokens, max_completion_tokens, top_k): the "
+        "trainer's and evaluator's rollout model; flat keys fold into it.",
+    )
     temperature: float = Field(default=1.0, ge=0.0, le=2.0, description="Policy sampling temperature.")
     batch_size: int = Field(
         default=8, ge=1, le=1024, description="Questions per agent-loop batch; each batch is saved at once."
     )
     output: Path = Field(default=Path("runs/sft/collected.jsonl"), description="JSONL file to append to.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_limits(cls, data: Any) -> Any:
+        return RolloutLimits.fold(data)  # flags and payloads may give top_k, max_turns, … flat
 
 
 class LabelConfig(BaseModel):

@@ -180,3 +180,18 @@ def test_the_readme_algorithm_table_matches_the_settings() -> None:
                 assert actual[key] == float(value), (name, key)
             else:
                 assert str(actual[key]) == value, (name, key)
+
+
+def test_training_evaluation_and_collection_share_one_rollout_model() -> None:
+    from zerosearch.common.defaults import MAX_TURNS
+    from zerosearch.common.trajectory import RolloutLimits
+    from zerosearch.tuning.config import CollectConfig
+
+    assert CollectConfig.model_fields["rollout"].annotation is RolloutLimits
+    collect = CollectConfig(top_k=2, max_new_tokens=4)  # flags and payloads may stay flat
+    assert (collect.rollout.top_k, collect.rollout.max_new_tokens, collect.rollout.max_turns) == (
+        2,
+        4,
+        MAX_TURNS,
+    )
+    assert CollectConfig().rollout.max_new_tokens == 128
