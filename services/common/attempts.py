@@ -39,6 +39,7 @@ from zerosearch.common.errors import ConfigError, RedisUnavailableError
 __all__ = [
     "DEFAULT_MAX_ATTEMPTS",
     "MAINTENANCE_INTERVAL_S",
+    "MAX_ATTEMPTS_LIMIT",
     "attempt_meta",
     "attempt_summary",
     "failure_callback",
