@@ -14,6 +14,7 @@ is started by torchrun in every pod instead (k8s/training/).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -110,6 +111,29 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
     os.setsid()
 
 
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the launcher (it stops its ranks); after 30 s SIGKILL it and every rank.
+
+    torchrun starts each rank in a session of its own, so killing the launcher's group alone would leave
+    the ranks training (and holding the run folder's lock).
+    """
+    import psutil
+
+    try:
+        ranks = psutil.Process(child.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        ranks = []
+    child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+    for rank in ranks:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            rank.kill()
+
+
 def launch_ranks(
     config: TrainConfig, *, conn: Any = None, on_progress: Callable[[dict[str, Any]], None] | None = None
 ) -> dict[str, Any]:
@@ -137,12 +161,7 @@ def launch_ranks(
             code = _follow(child, run_dir, log_file, config, on_progress)
         finally:
             if child.poll() is None:  # the job itself was stopped: stop the ranks with it
-                os.killpg(child.pid, signal.SIGTERM)
-                try:
-                    child.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(child.pid, signal.SIGKILL)
-                    child.wait()
+                _stop(child)
         tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-40:])
         if code != 0 or not result_file.is_file():
             raise RuntimeError(f"the {config.processes} training ranks exited with code {code}:\n{tail}")

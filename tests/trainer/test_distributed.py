@@ -269,3 +269,30 @@ def test_both_ranks_searched_and_hold_averaged_weights(two_rank_run) -> None:  #
     cold = AutoModelForCausalLM.from_pretrained(out / "cold_start")
     assert weights_checksum(final) in checksums  # what rank 0 saved is what rank 1 held
     assert weights_checksum(cold) not in checksums  # and the steps did change the weights
+
+
+def test_stopping_the_job_stops_ranks_in_sessions_of_their_own() -> None:
+    """torchrun starts each rank in its own session: stopping the launcher must not orphan them."""
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from zerosearch.trainer.launch import _stop
+
+    script = (
+        "import subprocess, sys, time\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'], start_new_session=True)\n"
+        "time.sleep(120)\n"
+    )
+    launcher = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 20
+    while not psutil.Process(launcher.pid).children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ranks = psutil.Process(launcher.pid).children()
+    assert ranks, "the stand-in launcher started no rank"
+    _stop(launcher)
+    assert launcher.poll() is not None
+    _gone, alive = psutil.wait_procs(ranks, timeout=10)
+    assert not alive, f"orphaned ranks: {alive}"
