@@ -267,3 +267,28 @@ def test_api_key_guards_every_route_but_the_probes() -> None:
             assert http.get(path, headers={"Authorization": "Bearer s3cret"}).status_code == 200, path
         ok = http.get("/search", params={"q": "x", "k": 1}, headers={"X-API-Key": "s3cret"})
         assert ok.status_code == 200, ok.text
+
+
+def test_every_deployment_probe_uses_an_open_route() -> None:
+    import re
+    from pathlib import Path
+
+    from zerosearch.simulator.guard import OPEN_PATHS
+
+    root = Path(__file__).resolve().parents[2]
+    sources = {
+        "docker-compose.yml": (root / "docker-compose.yml").read_text(),
+        "k8s/40-simulator.yaml": (root / "k8s/40-simulator.yaml").read_text(),
+        "services/simulator/Dockerfile": (root / "services/simulator/Dockerfile").read_text(),
+    }
+    probes = {
+        (name, path)
+        for name, text in sources.items()
+        for match in re.findall(
+            r"urlopen\('http://127\.0\.0\.1:8000(/[a-z]+)|httpGet: \{path: (/[a-z]+)", text
+        )
+        for path in match
+        if path
+    }
+    assert {p for _, p in probes} >= {"/healthz", "/readyz"}, probes
+    assert all(path in OPEN_PATHS for _, path in probes), probes  # a probe sends no key
