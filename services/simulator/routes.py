@@ -10,9 +10,9 @@ from zerosearch.common.errors import EngineError
 from zerosearch.simulator.deps import ServiceDep
 from zerosearch.simulator.errors import EngineNotReadyError
 from zerosearch.simulator.schemas import (
+    ERROR_RESPONSES,
     BatchSearchRequest,
     BatchSearchResponse,
-    ErrorResponse,
     RetrieveRequest,
     RetrieveResponse,
     SearchParams,
@@ -21,19 +21,9 @@ from zerosearch.simulator.schemas import (
 
 __all__ = ["health_router", "router"]
 
-_ERRORS = {
-    401: {"model": ErrorResponse, "description": "Missing or wrong API key."},
-    422: {
-        "model": ErrorResponse,
-        "description": "Bad input; the message names the field and allowed values.",
-    },
-    500: {"model": ErrorResponse, "description": "The engine failed; the next request is served."},
-    503: {"model": ErrorResponse, "description": "Engine queue full; retry after `Retry-After` seconds."},
-}
-
 # The API-key guard is attached by the app factory only when a key is set, so /openapi.json declares
 # security exactly when it is enforced.
-router = APIRouter(responses=_ERRORS)
+router = APIRouter(responses=ERROR_RESPONSES)
 health_router = APIRouter()
 
 

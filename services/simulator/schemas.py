@@ -11,6 +11,8 @@ retrieval URL at the simulator unchanged.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import AliasChoices, BaseModel, Field, ValidationInfo, field_validator
 
 from zerosearch.common.defaults import MAX_TOP_K
@@ -26,6 +28,7 @@ from zerosearch.common.search.protocol import (
 )
 
 __all__ = [
+    "ERROR_RESPONSES",
     "MAX_SEED",
     "BatchSearchRequest",
     "BatchSearchResponse",
@@ -121,3 +124,15 @@ class ErrorResponse(BaseModel):
     """Every 4xx/5xx answer: ``{"error": {"message", "type", "param", "code"}}``."""
 
     error: ErrorBody
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Missing or wrong API key."},
+    422: {
+        "model": ErrorResponse,
+        "description": "Bad input; the message names the field and allowed values.",
+    },
+    500: {"model": ErrorResponse, "description": "The engine failed; the next request is served."},
+    503: {"model": ErrorResponse, "description": "Engine queue full; retry after `Retry-After` seconds."},
+}
+"""The error answers every search route can give, in our envelope (declared in the OpenAPI)."""

@@ -12,7 +12,7 @@ client library forbids unknown parameters). A parameter wins over the header of 
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import WithJsonSchema
@@ -20,7 +20,12 @@ from pydantic.json_schema import WithJsonSchema
 from zerosearch.common.defaults import MAX_QUERY_CHARS
 from zerosearch.common.documents import Document
 from zerosearch.simulator.prompts import Mode
-from zerosearch.simulator.schemas import MAX_SEED, ErrorResponse, SearchParams, SearchResponse
+from zerosearch.simulator.schemas import (
+    ERROR_RESPONSES,
+    MAX_SEED,
+    SearchParams,
+    SearchResponse,
+)
 from zerosearch.simulator.service import SimulatorService
 
 __all__ = [
@@ -59,16 +64,8 @@ OptionalMode = Annotated[Mode | None, WithJsonSchema({"type": "string", "enum": 
 LINK_HOST = "simulated.zerosearch.invalid"
 """Host of the links given to simulated documents (``.invalid`` is reserved: it never resolves)."""
 
-COMPAT_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorResponse, "description": "Missing or wrong API key."},
-    422: {
-        "model": ErrorResponse,
-        "description": "Bad input; the message names the field and allowed values.",
-    },
-    500: {"model": ErrorResponse, "description": "The engine failed; the next request is served."},
-    503: {"model": ErrorResponse, "description": "Engine queue full; retry after `Retry-After` seconds."},
-}
-"""The error answers every compatibility route can give, in our envelope (documented in the OpenAPI)."""
+COMPAT_ERRORS = ERROR_RESPONSES
+"""The error answers every compatibility route can give: those of every search route."""
 
 
 class SimulationExtras(BaseModel):
