@@ -1,20 +1,29 @@
 """Rank-aware training: unit checks of the rank helpers, and one real 2-process run (gloo) on CPU.
 
-The slow test submits a run with ``processes: 2`` on a real Redis; a `trainer worker` process picks it
-up and its job launches two ranks with torchrun. Both ranks cold-start (data-parallel SFT), roll out
-their share against a live simulator, and take two GRPO steps whose gradients DDP averages. Checked: one
-run folder, one checkpoint, one eval job, the job's progress, both ranks generated and searched, and the
-ranks' weights are identical after the steps and equal to the saved final model (and differ from the
-cold-start model, so an update really happened).
+The slow test submits a run with ``processes: 2`` on a real Redis; worker A (a `trainer worker`
+process) picks it up and its job launches two ranks with torchrun. Both ranks cold-start (data-parallel
+SFT), roll out their share against a live simulator and take GRPO step 1, whose gradients DDP averages;
+after checkpoint-1 worker A and its work horse are SIGKILLed. The launcher must then stop the ranks; RQ
+re-enqueues the abandoned job (attempt 2) and worker B resumes it from checkpoint-1 with 2 ranks (step
+2). Checked: no rank outlives its job, one run folder, no lock error, the steps continue (1, 2), one eval
+job per checkpoint, the job's progress, both ranks generated and searched, and the ranks' weights are
+identical after the steps and equal to the saved final model (and differ from the cold-start model, so
+an update really happened).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import pickle
+import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
+import psutil
 import pytest
 
 from zerosearch.common.errors import ConfigError, EngineError
@@ -174,7 +183,7 @@ def test_vllm_server_policy_speaks_trl_vllm_serve_completions(bundled_model_path
         broken.generate([[1]], max_new_tokens=1, stop=[], temperature=1.0, top_p=1.0)
 
 
-# ---- a real 2-process run (slow) ----------------------------------------------------------------
+# ---- a real 2-process run, killed after checkpoint-1 and resumed (slow) -------------------------
 
 
 def _two_rank_config(url: str, out: Path, data_dir: Path) -> dict:
@@ -187,14 +196,16 @@ def _two_rank_config(url: str, out: Path, data_dir: Path) -> dict:
         "train_limit": 2,  # the 2 questions the cold start demonstrates, both in every step
         "num_generations": 2,  # smallest group with a baseline
         "prompts_per_step": 2,  # 4 rollouts a step: one group (2 rollouts) on each rank
-        "steps": 2,
+        "steps": 2,  # step 1 before the kill, step 2 after the resume
         "learning_rate": 1e-5,
         "beta": 0.0,  # no reference model: one forward pass fewer per step
         "max_turns": 1,  # one search, then the answer turn
         "top_k": 1,  # one short document a search
         "max_new_tokens": 40,  # room for "<think>…</think> <search> question </search>"
         "max_completion_length": 160,
-        "checkpoint_interval": 2,  # one checkpoint, at the last step: evaluated once, as "final"
+        # A checkpoint a step: the kill lands after checkpoint-1; checkpoint-2 is the final model
+        # (evaluated once, as "final").
+        "checkpoint_interval": 1,
         # As test_worker_e2e: 2 demonstrations (the training questions themselves), 3 passes at a high
         # rate: the 135M model copies the search format (and at times the answer, so a step updates).
         "cold_start": {
@@ -212,9 +223,54 @@ def _two_rank_config(url: str, out: Path, data_dir: Path) -> dict:
     }
 
 
+def _wait_until(ready: Callable[[], bool], child, what: str, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        assert child.alive, f"worker died before {what}:\n{child.tail(40)}"
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} within {timeout_s:.0f}s:\n{child.tail(40)}")
+        time.sleep(0.2)
+
+
+def _checkpoint_1_done(out: Path, conn) -> bool:  # type: ignore[no-untyped-def]
+    """Rank 0 enqueued checkpoint-1's eval (its last act of step 1) and rank 1's RNG state is complete.
+
+    HF has no barrier in a checkpoint save: each rank writes its own RNG state, rank 0 the rest.
+    """
+    import torch
+
+    if "checkpoint-1" not in [Path(job.args[0]["model"]).name for job in get_queue(conn, "eval").jobs]:
+        return False
+    try:
+        torch.load(out / "checkpoint-1" / "rng_state_1.pth", weights_only=False)
+    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError):  # absent, or still being written
+        return False
+    return True
+
+
+def _mtimes(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+def _ranks_left(redis_url: str) -> list[psutil.Process]:
+    """Launchers and ranks of this test's jobs still running (they carry its Redis URL)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            if "zerosearch.trainer.launch" not in " ".join(process.info["cmdline"] or []):
+                continue
+            if process.environ().get("ZEROSEARCH_REDIS_URL") == redis_url:
+                found.append(process)
+    return found
+
+
 @pytest.fixture(scope="module")
 def two_rank_run(simulator, tmp_path_factory: pytest.TempPathFactory, redis_url: str, data_dir: Path):  # type: ignore[no-untyped-def]  # noqa: F811
-    """Submit a `processes: 2` run; a burst worker runs it; yield what was observed."""
+    """Submit a `processes: 2` run; kill worker A after checkpoint-1; worker B resumes; yield what was seen.
+
+    Only the worker and its work horse are SIGKILLed, as a crash of the worker would: the ranks' launcher
+    must notice (its parent-death signal) and stop the ranks, which releases the run folder's lock.
+    """
     from zerosearch.common.connection import connect
 
     conn = connect(redis_url)
@@ -222,33 +278,75 @@ def two_rank_run(simulator, tmp_path_factory: pytest.TempPathFactory, redis_url:
     parent = tmp_path_factory.mktemp("ranks")
     out = parent / "run"
     job = submit_train(conn, parse_train_config(_two_rank_config(simulator.url, out, data_dir)))
-    worker = simulator.supervisor.start(
-        "worker-ranks",
+    sup = simulator.supervisor
+    worker_a = sup.start(
+        "worker-ranks-a", zerosearch_command("trainer", "worker", "--queues", "train"), env=simulator.env
+    )
+    _wait_until(lambda: _checkpoint_1_done(out, conn), worker_a, "checkpoint-1", timeout_s=400)
+    worker = psutil.Process(worker_a.process.pid)
+    horses = worker.children()  # the RQ work horse, in a session of its own
+    launched = [p for horse in horses for p in horse.children(recursive=True)]  # torchrun and the ranks
+    for process in [*horses, worker]:
+        process.send_signal(signal.SIGKILL)
+    worker_a.process.wait(timeout=10)
+    _gone, orphans = psutil.wait_procs(launched, timeout=60)  # torchrun's stop grace is 30 s
+    for process in orphans:  # so that worker B still runs; the test reports them
+        process.kill()
+    first_status = job.get_status(refresh=True)
+    kept = _mtimes(out / "checkpoint-1")
+    step_1 = (out / "metrics.jsonl").read_text().splitlines()[:1]
+
+    # RQ's maintenance re-enqueues the job once its heartbeat expired; run it as of an hour later.
+    get_queue(conn, "train").started_job_registry.cleanup(timestamp=time.time() + 3600)
+    worker_b = sup.start(
+        "worker-ranks-b",
         zerosearch_command("trainer", "worker", "--burst", "--queues", "train"),
         env=simulator.env,
     )
-    worker.process.wait(timeout=400)
-    yield SimpleNamespace(out=out, parent=parent, conn=conn, job=job, log=worker.tail(60))
+    worker_b.process.wait(timeout=400)
+    yield SimpleNamespace(
+        out=out,
+        parent=parent,
+        conn=conn,
+        job=job,
+        first_status=first_status,
+        launched=launched,
+        orphans=orphans,
+        left=_ranks_left(redis_url),
+        kept=kept,
+        step_1=step_1,
+        log=worker_b.tail(60),
+    )
     conn.flushdb()
     conn.close()
 
 
 @pytest.mark.slow
-def test_two_ranks_train_one_run(two_rank_run) -> None:  # type: ignore[no-untyped-def]
+def test_two_ranks_train_one_run_killed_and_resumed(two_rank_run) -> None:  # type: ignore[no-untyped-def]
     run, out = two_rank_run, two_rank_run.out
+    assert len(run.launched) >= 3, f"expected torchrun and 2 ranks under the work horse: {run.launched}"
+    assert not run.orphans, f"ranks outlived their killed work horse: {run.orphans}"
+    assert run.first_status != "finished"
     assert run.job.get_status(refresh=True) == "finished", run.log
     assert "in use by another training process" not in run.log
+    meta = run.job.get_meta(refresh=True)
+    assert meta["attempt"] == 2 and meta["last_failure"].startswith("abandoned")  # came back by itself
+    assert meta["state"] == "finished" and meta["ranks"] == 2 and meta["step"] == 2
     result = run.job.return_value()
-    assert result["checkpoints"] == ["checkpoint-2"] and result["steps"] == 2
+    assert result["resumed_from"] == "checkpoint-1" and result["steps"] == 2
+    assert result["checkpoints"] == ["checkpoint-1", "checkpoint-2"]
     assert [p.name for p in run.parent.iterdir()] == ["run"]  # one run folder
     assert json.loads((out / "train_config.json").read_text())["world_size"] == 2
-    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [1, 2]  # one line a step (rank 0), not one per rank
-    meta = run.job.get_meta(refresh=True)
-    assert meta["state"] == "finished" and meta["ranks"] == 2 and meta["step"] == 2
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [1, 2]  # one line a step (rank 0), not per rank
+    assert run.step_1 == lines[:1]  # the resume continued after step 1; it did not start over
+    assert _mtimes(out / "checkpoint-1") == run.kept  # nothing clobbered
+    assert {"rng_state_0.pth", "rng_state_1.pth"} <= {p.name for p in (out / "checkpoint-1").iterdir()}
     jobs = get_queue(run.conn, "eval").jobs
-    assert [Path(job.args[0]["model"]).name for job in jobs] == ["final"]  # one eval job
-    assert result["eval_jobs"] == [jobs[0].id]
+    names = {Path(job.args[0]["model"]).name: job.id for job in jobs}
+    assert sorted(names) == ["checkpoint-1", "final"]  # one eval job per checkpoint (checkpoint-2 is final)
+    assert result["eval_jobs"] == [names["final"]]  # what the second attempt enqueued
+    assert not run.left, f"ranks left running after the resumed run: {run.left}"
 
 
 @pytest.mark.slow
@@ -259,7 +357,7 @@ def test_both_ranks_searched_and_hold_averaged_weights(two_rank_run) -> None:  #
     record = json.loads((out / "ranks.json").read_text())
     assert record["world_size"] == 2
     for rank in record["ranks"]:
-        assert rank["rollouts"] == 4, rank  # 2 steps × one group of 2 on each rank
+        assert rank["rollouts"] == 2, rank  # the resumed start's one step × one group of 2 on each rank
         assert rank["searches"] > 0 and rank["model_tokens"] > 0, rank
     checksums = {rank["weights_sha256"] for rank in record["ranks"]}
     assert len(checksums) == 1, f"ranks diverged: gradients were not averaged ({record})"
