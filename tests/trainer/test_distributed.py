@@ -198,6 +198,13 @@ def _two_rank_config(url: str, out: Path, data_dir: Path) -> dict:
         "prompts_per_step": 2,  # 4 rollouts a step: one group (2 rollouts) on each rank
         "steps": 2,  # step 1 before the kill, step 2 after the resume
         "learning_rate": 1e-5,
+        # An entropy bonus gives every step a gradient even when both groups tie on reward (zero
+        # advantages: the sampled answers are not reproducible, so a tie happens), so the weight checks
+        # below never depend on luck.
+        "entropy_coef": 0.01,
+        # Sampling at 0.5 keeps the cold-started format (a search, then an answer) on nearly every rollout,
+        # so each rank's two rollouts after the resume do search; 1.0 (the default) left a rank without one.
+        "temperature": 0.5,
         "beta": 0.0,  # no reference model: one forward pass fewer per step
         "max_turns": 1,  # one search, then the answer turn
         "top_k": 1,  # one short document a search
@@ -207,7 +214,7 @@ def _two_rank_config(url: str, out: Path, data_dir: Path) -> dict:
         # (evaluated once, as "final").
         "checkpoint_interval": 1,
         # As test_worker_e2e: 2 demonstrations (the training questions themselves), 3 passes at a high
-        # rate: the 135M model copies the search format (and at times the answer, so a step updates).
+        # rate: the 135M model copies the search format (and at times the answer).
         "cold_start": {
             "enabled": True,
             "examples": 2,
