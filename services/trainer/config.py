@@ -180,6 +180,11 @@ class TrainConfig(BaseModel):
         "the auto-eval jobs inherit them.",
     )
     reward: Literal["f1", "em"] = Field(default="f1", description="Answer reward: token F1 or strict EM.")
+    search: Literal["simulator", "bm25"] = Field(
+        default="simulator",
+        description="Search engine of the training rollouts: the simulator (curriculum noise) or bm25 over "
+        "<data_dir>/corpus/wiki_mini.jsonl (a real engine: no noise, the paper's comparison arm).",
+    )
     search_retry: BackendOptions = Field(
         default_factory=_training_search_retry,
         description="Simulator client timeout_s/retries/backoff_s (a restart takes ~10 s on CPU).",
@@ -257,6 +262,11 @@ class TrainConfig(BaseModel):
     def _consistent(self) -> TrainConfig:
         if self.curriculum.kind is CurriculumKind.EXPONENTIAL and self.curriculum.base == 1.0:
             raise ValueError("curriculum.base must be ≠ 1 for the exponential curriculum")
+        if self.search == "bm25" and max(self.curriculum.p_start, self.curriculum.p_end) > 0.0:
+            raise ValueError(
+                "search: bm25 has no noisy mode; set curriculum: {kind: constant, p_end: 0.0} (noise needs "
+                "search: simulator)"
+            )
         try:
             self.trl_settings()
         except ConfigError as exc:

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from zerosearch.common.errors import ConfigError, SearchBackendError
+from zerosearch.common.io import default_corpus
 from zerosearch.common.models import load_tokenizer, resolve_model
 from zerosearch.common.policies.transformers import TransformersPolicy
 from zerosearch.common.queue import report_progress
 from zerosearch.common.search.base import SearchBackend, run_sync
 from zerosearch.common.search.factory import make_backend
+from zerosearch.common.settings import get_common_settings
 from zerosearch.common.tracking import TENSORBOARD_DIR, report_targets
 from zerosearch.common.trajectory import QAItem, RolloutConfig
 from zerosearch.evaluator.config import build_eval_config
@@ -49,6 +51,7 @@ __all__ = [
     "load_training_items",
     "rollout_settings",
     "train",
+    "training_backend",
     "transformers_policy",
 ]
 
@@ -66,6 +69,18 @@ def connect_simulator(config: TrainConfig) -> SearchBackend:
             "(start it with `zerosearch simulator serve` or fix simulator_url)"
         ) from exc
     return backend
+
+
+def training_backend(config: TrainConfig) -> SearchBackend:
+    """The rollouts' search engine: the simulator (checked reachable), or bm25 over the local corpus."""
+    if config.search == "bm25":
+        data_dir = config.data_dir or get_common_settings().data_dir
+        if data_dir is None:
+            raise ConfigError(
+                "search: bm25 needs a corpus: set data_dir or ZEROSEARCH_DATA_DIR", param="search"
+            )
+        return make_backend("bm25", corpus=default_corpus(data_dir), **config.search_retry.model_dump())
+    return connect_simulator(config)
 
 
 def rollout_settings(config: TrainConfig) -> RolloutConfig:
@@ -185,7 +200,7 @@ def train(
         )
     items = load_training_items(config)
     items = check_disjoint(items, config)  # never train on an evaluation question (before simulator, model)
-    backend = backend or connect_simulator(config)
+    backend = backend or training_backend(config)
     lock = run_dir.lock()
     try:
         return _train_locked(config, run_dir, items, backend, conn, on_progress)
