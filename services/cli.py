@@ -18,6 +18,7 @@ from zerosearch.common.log import make_console, setup_logging
 from zerosearch.common.settings import get_common_settings
 from zerosearch.common.threads import THREADS_ENV, apply_thread_policy
 from zerosearch.evaluator.cli import eval_app, evaluator_app
+from zerosearch.experiment.cli import experiment_app
 from zerosearch.simulator.cli import app as simulator_app
 from zerosearch.trainer.cli import train_app, trainer_app
 from zerosearch.tuning.cli import sft_app
@@ -37,6 +38,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(evaluator_app, name="evaluator")
 app.add_typer(sft_app, name="sft")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(experiment_app, name="experiment")
 
 
 @app.callback()
