@@ -29,6 +29,10 @@ def serve_main(settings) -> int:  # type: ignore[no-untyped-def]
     require_port_free(settings.host, settings.port)
     if settings.engine != "openai":
         resolve_model(settings.model)
+    if settings.engine == "llamacpp":  # located (or built, once) before the app starts
+        from zerosearch.simulator.engines.llama_server import llama_server_binary
+
+        llama_server_binary(settings.llama_server_path)
     engine = create_engine(settings)
     uvicorn.run(
         create_app(settings, engine=engine),
@@ -47,7 +51,7 @@ def serve(
         int | None, typer.Option(min=1, max=65535, help="Port to listen on [env ZEROSEARCH_PORT].")
     ] = None,
     engine: Annotated[
-        str | None, typer.Option(help="transformers, vllm or openai [env ZEROSEARCH_ENGINE].")
+        str | None, typer.Option(help="transformers, llamacpp, vllm or openai [env ZEROSEARCH_ENGINE].")
     ] = None,
     model: Annotated[
         str | None, typer.Option(help="Bundled alias, HF folder, .gguf or hub id [env ZEROSEARCH_MODEL].")
@@ -65,7 +69,13 @@ def serve(
     quantize: Annotated[
         str | None, typer.Option(help="none or int8 (transformers engine on CPU: int8 Linear layers).")
     ] = None,
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads (transformers engine).")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads (transformers: torch; llamacpp: llama-server).")
+    ] = None,
+    llama_server_path: Annotated[
+        str | None,
+        typer.Option(help="llama-server binary (engine=llamacpp) [env ZEROSEARCH_LLAMA_SERVER_PATH]."),
+    ] = None,
     openai_base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible server, ending in /v1 (engine=openai).")
     ] = None,
@@ -75,6 +85,23 @@ def serve(
         host=host, port=port, engine=engine, model=model, prompt_style=prompt_style,
         max_batch_size=max_batch_size, batch_wait_ms=batch_wait_ms, max_queue=max_queue,
         max_new_tokens=max_new_tokens, dtype=dtype, quantize=quantize, threads=threads,
-        openai_base_url=openai_base_url,
+        llama_server_path=llama_server_path, openai_base_url=openai_base_url,
     )  # fmt: skip
     raise typer.Exit(serve_main(settings))
+
+
+@app.command("build-llama-server")
+def build_llama_server_cmd(
+    force: Annotated[bool, typer.Option(help="Rebuild even when our cached build exists.")] = False,
+    jobs: Annotated[
+        int | None, typer.Option(min=1, help="Parallel compile jobs (default: every core).")
+    ] = None,
+) -> None:
+    """Build llama.cpp's llama-server (engine=llamacpp) from the llama-cpp-python sdist on PyPI, once.
+
+    Prints the binary's path. A llama-server on PATH or ZEROSEARCH_LLAMA_SERVER_PATH makes this unnecessary.
+    """
+    from zerosearch.simulator.engines.llama_server import build_llama_server, find_llama_server
+
+    found = None if force else find_llama_server(get_simulator_settings().llama_server_path)
+    typer.echo(str(found or build_llama_server(jobs=jobs, force=force)))

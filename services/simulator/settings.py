@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 
 from zerosearch.common.defaults import (
     BUNDLED_MODEL_ALIAS,
+    BUNDLED_MODEL_ALIASES,
     CACHE_TTL_S,
     MAX_TOP_K,
     MODEL_CARD_FILE,
@@ -31,7 +32,7 @@ __all__ = ["TOKENS_PER_DOCUMENT", "EngineName", "SimulatorSettings", "get_simula
 
 log = logging.getLogger(__name__)
 
-EngineName = Literal["transformers", "vllm", "openai"]
+EngineName = Literal["transformers", "llamacpp", "vllm", "openai"]
 
 TOKENS_PER_DOCUMENT = 120
 """Default new-token budget a document: the reference asks 600 new tokens for its 5 documents."""
@@ -46,7 +47,11 @@ class SimulatorSettings(CommonSettings):
         description="Simulator model: the bundled alias, an HF folder, a .gguf file, or a hub id. For the "
         "openai engine, the model name the server knows.",
     )
-    engine: EngineName = Field(default="transformers", description="transformers, vllm or openai.")
+    engine: EngineName = Field(
+        default="transformers",
+        description="transformers, llamacpp (llama.cpp's llama-server as a child process, the fast CPU "
+        "engine; needs a GGUF model), vllm or openai.",
+    )
     prompt_style: PromptStyle = Field(
         default=PromptStyle.PROMPT_ONLY,
         description="prompt-only (untuned instruct models, the default), tuned (models tuned by `zerosearch "
@@ -121,8 +126,14 @@ class SimulatorSettings(CommonSettings):
         default=None,
         ge=1,
         le=256,
-        description="torch CPU threads for the transformers engine; unset = torch's default. Use 1 when "
-        "other processes share the cores: oversubscribed threads spin and slow generation several-fold.",
+        description="CPU threads of the transformers engine (torch) and of llama-server (engine=llamacpp); "
+        "unset = their default. Use 1 when other processes share the cores: oversubscribed threads spin and "
+        "slow generation several-fold.",
+    )
+    llama_server_path: Path | None = Field(
+        default=None,
+        description="llama-server binary for engine=llamacpp; unset = llama-server on PATH, else our build "
+        "in <cache_dir>/llama.cpp/ (`zerosearch simulator build-llama-server`, made on first use).",
     )
     cache_ttl_s: int = Field(default=CACHE_TTL_S, ge=1, description="Lifetime of a cached response.")
     cache_timeout_s: float = Field(
@@ -198,6 +209,22 @@ class SimulatorSettings(CommonSettings):
             raise ValueError(
                 f"quantize=int8 needs engine=transformers and dtype=float32 "
                 f"(got engine={self.engine}, dtype={self.dtype})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _llamacpp_needs_gguf(self) -> SimulatorSettings:
+        model = self.model.strip()
+        if (
+            self.engine == "llamacpp"
+            and model.lower() not in BUNDLED_MODEL_ALIASES
+            and not model.endswith(".gguf")
+        ):
+            # Not a ValueError: pydantic would drop the field's name from a model-level error.
+            raise ConfigError(
+                "invalid simulator setting model (env ZEROSEARCH_MODEL): engine=llamacpp needs a GGUF model "
+                f"(the bundled alias or a .gguf file), got {model!r}",
+                param="model",
             )
         return self
 

@@ -17,6 +17,10 @@ def create_engine(settings: SimulatorSettings) -> Engine:
         from zerosearch.simulator.engines.transformers import TransformersEngine
 
         return TransformersEngine(settings)
+    if settings.engine == "llamacpp":
+        from zerosearch.simulator.engines.llamacpp import LlamaCppEngine
+
+        return LlamaCppEngine(settings)
     if settings.engine == "vllm":
         from zerosearch.simulator.engines.vllm import VLLMEngine
 

@@ -1,0 +1,172 @@
+"""The llamacpp engine: llama-server located in order, built once into the cache, and generating for real.
+
+The lookup-order tests need no build. The engine tests run the real bundled GGUF in a real llama-server
+(built from the pinned llama-cpp-python sdist into the cache the first time, as CI does): seeded
+reproducibility, the stop at ``Doc k+1``, the token budget, /search end to end, and no orphan process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.simulator.conftest import serve_app
+from zerosearch.common.errors import ConfigError, EngineError
+from zerosearch.common.models import load_tokenizer
+from zerosearch.simulator.engines.base import GenerationRequest
+from zerosearch.simulator.engines.llama_server import (
+    LLAMA_CPP_PYTHON_VERSION,
+    build_llama_server,
+    cached_llama_server,
+    find_llama_server,
+    llama_server_binary,
+)
+from zerosearch.simulator.engines.llamacpp import LlamaCppEngine
+from zerosearch.simulator.prompts import Mode, build_prompt
+from zerosearch.simulator.settings import SimulatorSettings, get_simulator_settings
+
+
+def _executable(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\nexit 1\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+# --- lookup order, no build ---------------------------------------------------------------------------
+
+
+def test_configured_path_wins_over_path_and_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    on_path = _executable(tmp_path / "bin" / "llama-server")
+    _executable(cached_llama_server(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(on_path.parent))
+    mine = _executable(tmp_path / "mine" / "my-llama-server")
+    assert find_llama_server(mine, tmp_path / "cache") == mine
+    assert find_llama_server(None, tmp_path / "cache") == on_path
+
+
+def test_cache_is_used_when_nothing_is_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    cache = tmp_path / "cache"
+    assert find_llama_server(None, cache) is None
+    built = _executable(cached_llama_server(cache))
+    assert built == cache / "llama.cpp" / LLAMA_CPP_PYTHON_VERSION / "bin" / "llama-server"
+    assert llama_server_binary(None, build=False, cache_dir=cache) == built
+
+
+def test_a_bad_configured_path_is_an_error_not_skipped(tmp_path: Path) -> None:
+    not_exec = tmp_path / "llama-server"
+    not_exec.write_text("")
+    for bad in (tmp_path / "missing", not_exec):
+        with pytest.raises(EngineError, match="ZEROSEARCH_LLAMA_SERVER_PATH"):
+            find_llama_server(bad, tmp_path)
+
+
+def test_nothing_found_without_build_names_the_fixes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(EngineError, match=r"build-llama-server.*ZEROSEARCH_LLAMA_SERVER_PATH"):
+        llama_server_binary(None, build=False, cache_dir=tmp_path)
+
+
+def test_build_without_cmake_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.delenv("CXX", raising=False)
+    with pytest.raises(EngineError) as info:
+        build_llama_server(tmp_path)
+    assert "cmake" in str(info.value) and "ZEROSEARCH_LLAMA_SERVER_PATH" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_llamacpp_needs_a_gguf_model() -> None:
+    with pytest.raises(ConfigError, match="GGUF") as info:
+        get_simulator_settings(engine="llamacpp", model="Qwen/Qwen2.5-3B-Instruct")
+    assert info.value.param == "model"
+    assert get_simulator_settings(engine="llamacpp", model="smollm2-135m").engine == "llamacpp"
+
+
+def test_a_binary_that_dies_at_start_is_an_engine_error_with_its_log(tmp_path: Path) -> None:
+    dying = _executable(tmp_path / "llama-server")
+    engine = LlamaCppEngine(SimulatorSettings(engine="llamacpp", llama_server_path=dying), tokenizer=object())
+    with pytest.raises(EngineError, match="exited with code 1"):
+        asyncio.run(engine.start())
+    assert engine.process is None
+
+
+def test_a_missing_gguf_file_is_an_engine_error(tmp_path: Path) -> None:
+    engine = LlamaCppEngine(SimulatorSettings(engine="llamacpp", model=str(tmp_path / "none.gguf")))
+    with pytest.raises(EngineError, match="model file not found"):
+        asyncio.run(engine.start())
+
+
+# --- the real llama-server ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def llama_server() -> Path:
+    """llama-server from PATH or the cache, built into the cache the first time (minutes, once)."""
+    return llama_server_binary(os.environ.get("ZEROSEARCH_LLAMA_SERVER_PATH"))
+
+
+@pytest.fixture(scope="module")
+def engine(
+    llama_server: Path, bundled_model_path: str
+) -> Iterator[tuple[LlamaCppEngine, asyncio.AbstractEventLoop]]:
+    """One started engine (2 slots) and the event loop it lives on."""
+    settings = SimulatorSettings(engine="llamacpp", max_batch_size=2, max_new_tokens=96, threads=2)
+    eng = LlamaCppEngine(settings, tokenizer=load_tokenizer(bundled_model_path))
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(eng.start())
+    yield eng, loop
+    process = eng.process
+    loop.run_until_complete(eng.aclose())
+    loop.close()
+    assert process is not None and process.poll() is not None  # no orphan
+
+
+def _request(seed: int, budget: int = 96, stop: tuple[str, ...] = ()) -> GenerationRequest:
+    prompt = build_prompt("history of the eiffel tower", Mode.USEFUL, k=1)
+    return GenerationRequest(prompt, max_new_tokens=budget, seed=seed, stop=stop)
+
+
+def test_same_seed_same_text(engine: tuple[LlamaCppEngine, asyncio.AbstractEventLoop]) -> None:
+    eng, loop = engine
+    first, second, other = loop.run_until_complete(eng.generate([_request(7), _request(7), _request(8)]))
+    [again] = loop.run_until_complete(eng.generate([_request(7)]))
+    assert first.text == second.text == again.text and first.completion_tokens > 0
+    assert other.text != first.text
+    assert first.prompt_tokens > 200  # the one-shot prompt, rendered by the HF chat template
+
+
+def test_stops_before_doc_k_plus_1_and_keeps_the_budget(
+    engine: tuple[LlamaCppEngine, asyncio.AbstractEventLoop],
+) -> None:
+    eng, loop = engine
+    free, stopped, short = loop.run_until_complete(
+        eng.generate([_request(3), _request(3, stop=("Doc 2:", "Doc 2 ")), _request(3, budget=5)])
+    )
+    assert "Doc 2" in free.text  # without the stop rule the model goes on to a second document
+    assert "Doc 2" not in stopped.text and free.text.startswith(stopped.text) and not stopped.truncated
+    assert stopped.completion_tokens < free.completion_tokens
+    assert short.completion_tokens == 5 and short.truncated and free.text.startswith(short.text)
+
+
+@pytest.mark.slow
+def test_search_end_to_end_with_llamacpp(llama_server: Path) -> None:
+    from zerosearch.simulator.app import create_app
+
+    settings = SimulatorSettings(engine="llamacpp", max_batch_size=2, tokens_per_document=24, threads=2)
+    app = create_app(settings)
+    with serve_app(app) as url, httpx.Client(base_url=url, timeout=120) as http:
+        assert http.get("/readyz").json()["engine"] == "llamacpp"
+        params = {"q": "who wrote moby dick", "k": 2, "seed": 5}
+        first, again = http.get("/search", params=params).json(), http.get("/search", params=params).json()
+        engine = app.state.service.engine
+        process = engine.process
+    assert 1 <= len(first["documents"]) <= 2 and first["documents"] == again["documents"]
+    assert process is not None and process.poll() is not None  # stopped with the app
