@@ -52,9 +52,10 @@ def summarize(results: Results) -> dict[str, Any]:
             for key in METRICS:
                 cell[key] = mean_spread([float(row.get(key, 0.0)) for row in rows])
             table[arm][dataset] = cell
-        signal[arm] = {
-            seed: signal_in_se(_series(run.get("metrics", []), "reward")) for seed, run in seeds.items()
-        }
+        if any(run.get("metrics") for run in seeds.values()):  # GRPO arms (the cold start has no steps)
+            signal[arm] = {
+                seed: signal_in_se(_series(run.get("metrics", []), "reward")) for seed, run in seeds.items()
+            }
     return {"table": table, "learning_signal": signal}
 
 
@@ -95,9 +96,8 @@ def markdown_table(summary: dict[str, Any]) -> str:
         "",
     ]
     for arm, seeds in summary["learning_signal"].items():
-        if any(value is not None for value in seeds.values()):
-            shown = ", ".join(f"seed {s}: {_se(v)}" for s, v in seeds.items())
-            lines.append(f"- {arm}: {shown}")
+        shown = ", ".join(f"seed {s}: {_se(v)}" for s, v in seeds.items())
+        lines.append(f"- {arm}: {shown}")
     return "\n".join(lines) + "\n"
 
 
