@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 PROMPT_ALLOWANCE = 1024
 """Prompt tokens each slot has room for on top of ``max_new_tokens`` (a simulation prompt is ~250-700)."""
 
+# Flash attention off: its CPU kernels differ between a prompt prefilled at once and one read from the
+# slot's cache, so a repeated seeded call sampled another text; without it repeats match (measured).
 _READY_TIMEOUT_S = 120.0
 _REQUEST_TIMEOUT_S = 600.0
 _SEED_RANGE = 0xFFFFFFFF
@@ -118,7 +120,8 @@ class LlamaCppEngine(Engine):
         command = [
             str(binary), "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
             "--parallel", str(s.max_batch_size), "--ctx-size", str(s.max_batch_size * self.ctx_per_slot),
-            "--cont-batching", "--no-webui", "--log-disable",
+            "--cont-batching", "--no-webui", "--flash-attn", "off",
+            "--log-verbosity", "2",
         ]  # fmt: skip
         if s.threads is not None:
             command += ["--threads", str(s.threads), "--threads-batch", str(s.threads)]

@@ -1,0 +1,289 @@
+"""Simulator engines side by side on one machine: ours (transformers, llamacpp) vs llama.cpp's llama-server.
+
+    python bench/engines.py                      # the issue-14 table, in one run (~6 minutes on 2 cores)
+    python bench/engines.py --answer-rate 48     # plus the useful-mode answer rate, transformers vs llamacpp
+
+Locates or builds ``llama-server`` (zerosearch.simulator.engines.llama_server: PATH, cache, else a build from
+the llama-cpp-python sdist on PyPI). Then, one engine at a time (never two model processes at once):
+
+- tok/s on the same 16 prompt-only simulator prompts (k=5, modes alternating: ~320 tokens), 120 new tokens,
+  temperature 0.8, no stop: our transformers engine (micro-batch 16 and batch 1), our llamacpp engine (16
+  slots and 1), and raw ``llama-server`` (16 slots without and with its prompt cache, 1 slot with it), sent
+  the rendered prompt text to ``POST /completion`` as a user would. Engines with a prompt cache first get a
+  warm-up round of 16 other prompts, so the measured round reuses only the shared prefix.
+- documents/s through the simulator: 16 concurrent seeded searches, k=3 (after a warm-up round of other
+  queries), for engine transformers, llamacpp, and openai over a raw llama-server with 16 slots.
+- the ratios ours / llama-server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from zerosearch.common.connection import free_port
+from zerosearch.common.models import bundled_gguf_path, load_causal_lm
+from zerosearch.common.processes import Supervisor
+from zerosearch.simulator.app import create_app
+from zerosearch.simulator.engines.base import Engine, GenerationRequest
+from zerosearch.simulator.engines.llama_server import llama_server_binary
+from zerosearch.simulator.engines.llamacpp import PROMPT_ALLOWANCE, LlamaCppEngine
+from zerosearch.simulator.engines.transformers import TransformersEngine
+from zerosearch.simulator.local import serve_in_background
+from zerosearch.simulator.prompts import Mode, SimulationPrompt, build_prompt
+from zerosearch.simulator.settings import SimulatorSettings
+
+log = logging.getLogger("bench.engines")
+
+PROMPTS = 16
+NEW_TOKENS = 120
+TEMPERATURE = 0.8
+
+
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def prompts(tag: str, n: int = PROMPTS) -> list[SimulationPrompt]:
+    """``n`` prompt-only simulator prompts (k=5), modes alternating."""
+    return [
+        build_prompt(f"{tag} history of city number {i}", Mode.USEFUL if i % 2 == 0 else Mode.NOISY, k=5)
+        for i in range(n)
+    ]
+
+
+def _row(name: str, tokens: int, wall: float, rows: dict[str, float]) -> float:
+    rows[name] = tokens / wall
+    print(f"{name:<58} {tokens / wall:8.1f} tok/s   ({tokens} tokens in {wall:.1f} s)", flush=True)
+    return rows[name]
+
+
+# --- our engines, called directly -----------------------------------------------------------------------
+
+
+async def _engine_round(engine: Engine, batch: list[SimulationPrompt], concurrent: bool) -> tuple[int, float]:
+    requests = [GenerationRequest(p, max_new_tokens=NEW_TOKENS, seed=i) for i, p in enumerate(batch)]
+    start = time.perf_counter()
+    if concurrent:  # one call each, as concurrent searches arrive
+        outs = [g for out in await asyncio.gather(*(engine.generate([r]) for r in requests)) for g in out]
+    else:
+        outs = [(await engine.generate([r]))[0] for r in requests]
+    return sum(g.completion_tokens for g in outs), time.perf_counter() - start
+
+
+def engine_tok_s(engine: Engine, n: int, *, warm: bool) -> tuple[int, float]:
+    """Start ``engine``, optionally a warm-up round, then the measured round of ``n`` prompts; stop it."""
+
+    async def run() -> tuple[int, float]:
+        await engine.start()
+        try:
+            concurrent = engine.settings.max_batch_size > 1
+            if warm:
+                await _engine_round(engine, prompts("warm", n), concurrent)
+            return await _engine_round(engine, prompts("bench", n), concurrent)
+        finally:
+            await engine.aclose()
+
+    return asyncio.run(run())
+
+
+# --- raw llama-server -----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def raw_llama_server(binary: Path, slots: int, threads: int | None) -> Iterator[str]:
+    """``llama-server`` with the bundled GGUF and ``slots`` parallel slots, as a user would start it."""
+    port = free_port()
+    command = [str(binary), "-m", str(bundled_gguf_path()), "--port", str(port), "-np", str(slots),
+               "-c", str(slots * (PROMPT_ALLOWANCE + NEW_TOKENS * 5)), "--no-webui"]  # fmt: skip
+    if threads:
+        command += ["-t", str(threads)]
+    with tempfile.TemporaryDirectory() as logs:
+        supervisor = Supervisor(log_dir=Path(logs))
+        child = supervisor.start("llama-server", command)
+        try:
+            supervisor.wait_http(child, f"http://127.0.0.1:{port}/health", timeout_s=120)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            supervisor.stop(child)
+
+
+async def _raw_round(url: str, texts: list[str], cache: bool, concurrent: bool) -> tuple[int, float]:
+    async with httpx.AsyncClient(base_url=url, timeout=1800) as http:
+
+        async def one(i: int, text: str) -> int:
+            body = {"prompt": text, "n_predict": NEW_TOKENS, "temperature": TEMPERATURE, "seed": i,
+                    "cache_prompt": cache}  # fmt: skip
+            return int(
+                (await http.post("/completion", json=body)).raise_for_status().json()["tokens_predicted"]
+            )
+
+        start = time.perf_counter()
+        if concurrent:
+            tokens = sum(await asyncio.gather(*(one(i, t) for i, t in enumerate(texts))))
+        else:
+            tokens = sum([await one(i, t) for i, t in enumerate(texts)])
+        return tokens, time.perf_counter() - start
+
+
+def raw_tok_s(
+    binary: Path, tokenizer, slots: int, n: int, cache: bool, threads: int | None
+) -> tuple[int, float]:  # type: ignore[no-untyped-def]
+    """A warm-up round then the measured round against a fresh raw llama-server."""
+    warm = [p.render(tokenizer) for p in prompts("warm", n)]
+    measured = [p.render(tokenizer) for p in prompts("bench", n)]
+    with raw_llama_server(binary, slots, threads) as url:
+        asyncio.run(_raw_round(url, warm, cache, slots > 1))
+        return asyncio.run(_raw_round(url, measured, cache, slots > 1))
+
+
+# --- through the simulator ------------------------------------------------------------------------------
+
+
+async def _searches(url: str, tag: str, n: int, k: int) -> tuple[int, float]:
+    async with httpx.AsyncClient(base_url=url, timeout=1800) as http:
+
+        async def one(i: int) -> int:
+            params = {"q": f"{tag} history of city number {i}", "k": k, "seed": i}
+            return len((await http.get("/search", params=params)).raise_for_status().json()["documents"])
+
+        start = time.perf_counter()
+        docs = sum(await asyncio.gather(*(one(i) for i in range(n))))
+        return docs, time.perf_counter() - start
+
+
+def simulator_docs_s(settings: SimulatorSettings, engine: Engine, n: int, k: int) -> float:
+    """Documents/s of ``n`` concurrent seeded searches (after a warm-up round of other queries)."""
+    with serve_in_background(create_app(settings, engine=engine), startup_timeout_s=600) as url:
+        asyncio.run(_searches(url, "warm", n, k))
+        docs, wall = asyncio.run(_searches(url, "bench", n, k))
+    print(f"simulator, engine {settings.engine:<12} {docs / wall:6.2f} documents/s  ({docs} in {wall:.1f} s)")
+    return docs / wall
+
+
+def answer_rate(settings: SimulatorSettings, engine: Engine, questions: int) -> float:
+    """Share of useful-mode calls (k=3, seed i, NQ) whose documents hold a gold answer (bench/simulator.py's probe)."""
+    from zerosearch.common.metrics import contains_answer
+    from zerosearch.common.settings import get_common_settings
+
+    path = get_common_settings().data_dir / "qa" / "nq.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()[:questions]]
+    body = {"requests": [
+        {"q": r["question"], "k": 3, "mode": "useful", "question": r["question"],
+         "answer": r["golden_answers"][0], "seed": i}
+        for i, r in enumerate(rows)
+    ]}  # fmt: skip
+    with serve_in_background(create_app(settings, engine=engine), startup_timeout_s=600) as url:
+        results = httpx.post(f"{url}/search", json=body, timeout=3600).raise_for_status().json()["results"]
+    hits = sum(
+        contains_answer(" ".join(f"{d['title']} {d['text']}" for d in res["documents"]), r["golden_answers"])
+        for r, res in zip(rows, results, strict=True)
+    )
+    return hits / len(rows)
+
+
+def main() -> int:
+    """Measure every row and print the table and the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--single-prompts", type=int, default=4, help="Prompts of the concurrency-1 rows.")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads of every engine (default: theirs)."
+    )
+    parser.add_argument(
+        "--answer-rate", type=int, default=0, help="NQ questions of the answer-rate probe (0: skip)."
+    )
+    parser.add_argument(
+        "--skip-transformers", action="store_true", help="Leave out the (slow) transformers rows."
+    )
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    print("load before:", _uptime(), flush=True)
+    binary = llama_server_binary(os.environ.get("ZEROSEARCH_LLAMA_SERVER_PATH"))
+    print("llama-server:", binary, flush=True)
+    model, tok = load_causal_lm("smollm2-135m")
+    tok_s: dict[str, float] = {}
+    extra = tuple(args.llamacpp_args.split())
+
+    def settings(engine: str, batch: int, **extra: object) -> SimulatorSettings:
+        return SimulatorSettings(engine=engine, max_batch_size=batch, max_new_tokens=NEW_TOKENS * 5,
+                                 temperature=TEMPERATURE, threads=args.threads, batch_wait_ms=10, **extra)  # fmt: skip
+
+    print(f"\n== tok/s: {PROMPTS} prompt-only prompts, {NEW_TOKENS} new tokens, temperature {TEMPERATURE} ==")
+    if not args.skip_transformers:
+        for batch, n in ((PROMPTS, PROMPTS), (1, args.single_prompts)):
+            eng = TransformersEngine(settings("transformers", batch), model=model, tokenizer=tok)
+            _row(f"ours: transformers, micro-batch {batch}, fp32", *engine_tok_s(eng, n, warm=False), tok_s)
+    for slots, n in ((PROMPTS, PROMPTS), (1, args.single_prompts)):
+        eng = LlamaCppEngine(settings("llamacpp", slots), tokenizer=tok, extra_args=extra)
+        _row(f"ours: llamacpp, {slots} slots", *engine_tok_s(eng, n, warm=True), tok_s)
+    for slots, n, cache in (
+        (PROMPTS, PROMPTS, False),
+        (PROMPTS, PROMPTS, True),
+        (1, args.single_prompts, True),
+    ):
+        name = f"llama-server, {slots} slots, prompt cache {'on' if cache else 'off'}"
+        _row(name, *raw_tok_s(binary, tok, slots, n, cache, args.threads), tok_s)
+
+    print(f"\n== through the simulator: {PROMPTS} concurrent seeded searches, k=3 ==")
+    docs_s: dict[str, float] = {}
+    if not args.skip_transformers:
+        docs_s["transformers"] = simulator_docs_s(
+            s := settings("transformers", PROMPTS),
+            TransformersEngine(s, model=model, tokenizer=tok),
+            PROMPTS,
+            3,
+        )
+    docs_s["llamacpp"] = simulator_docs_s(
+        s := settings("llamacpp", PROMPTS), LlamaCppEngine(s, tokenizer=tok, extra_args=extra), PROMPTS, 3
+    )
+    with raw_llama_server(binary, PROMPTS, args.threads) as url:
+        s = settings("openai", PROMPTS, openai_base_url=f"{url}/v1", model="smollm2")
+        from zerosearch.simulator.engines.openai import OpenAIEngine
+
+        docs_s["openai"] = simulator_docs_s(s, OpenAIEngine(s), PROMPTS, 3)
+
+    print("\n== ratios ==")
+    cache_on = tok_s[f"llama-server, {PROMPTS} slots, prompt cache on"]
+    print(
+        f"ours llamacpp 16 / llama-server 16 with prompt cache: {tok_s[f'ours: llamacpp, {PROMPTS} slots'] / cache_on:.2f}x"
+    )
+    print(f"ours llamacpp 1 / llama-server 1 with prompt cache:   "
+          f"{tok_s['ours: llamacpp, 1 slots'] / tok_s['llama-server, 1 slots, prompt cache on']:.2f}x")  # fmt: skip
+    print(
+        f"simulator docs/s, llamacpp / openai over llama-server: {docs_s['llamacpp'] / docs_s['openai']:.2f}x"
+    )
+    if "transformers" in docs_s:
+        print(f"ours transformers 16 / llama-server 16 with prompt cache: "
+              f"{tok_s['ours: transformers, micro-batch 16, fp32'] / cache_on:.2f}x")  # fmt: skip
+        print(f"simulator docs/s, transformers / openai over llama-server: "
+              f"{docs_s['transformers'] / docs_s['openai']:.2f}x")  # fmt: skip
+    if args.answer_rate:
+        rates = {
+            name: answer_rate(s := settings(name, PROMPTS, tokens_per_document=32), make(s), args.answer_rate)
+            for name, make in (
+                ("transformers", lambda s: TransformersEngine(s, model=model, tokenizer=tok)),
+                ("llamacpp", lambda s: LlamaCppEngine(s, tokenizer=tok, extra_args=extra)),
+            )
+        }
+        print(f"\nuseful documents containing the gold answer ({args.answer_rate} NQ questions, k=3, seeds 0..): "
+              + ", ".join(f"{k} {v:.1%}" for k, v in rates.items()))  # fmt: skip
+    print("\nload after:", _uptime())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
