@@ -7,7 +7,8 @@ Stages (each timed):
      side, and the curriculum's noise schedule (step → p) for this run's steps;
   3. evaluate the untrained policy on a held-out slice (bm25 over the local corpus = the "real engine");
   4. submit a training job (cold-start SFT, then GRPO with curriculum noise against the simulator); its
-     final checkpoint enqueues an eval job by itself — training → evaluation with nobody in between;
+     final checkpoint enqueues an eval job by itself — training → evaluation with nobody in between; the
+     cold-start model is evaluated too (enqueued as soon as it is saved), so GRPO's share of the gain shows;
   5. print the before/after table and where plots and reports are.
 Inputs (data files, models, config, Redis, port) are checked before anything starts; every child is
 stopped on success, failure and Ctrl-C.
@@ -21,7 +22,7 @@ import os
 import random
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,11 +175,19 @@ def _row(label: str, results: dict[str, Any]) -> list[str]:
     ]
 
 
-def _print_report(before: dict[str, Any], after: dict[str, Any], out: Path, stages: _Stages) -> None:
+def _print_report(
+    before: dict[str, Any],
+    after: dict[str, Any],
+    out: Path,
+    stages: _Stages,
+    cold: dict[str, Any] | None = None,
+) -> None:
     table = Table(title="Held-out questions (bm25 over the local corpus as the real engine)")
     for column in ("policy", "strict EM", "cover EM", "F1", "format-valid %", "searches/q"):
         table.add_column(column, justify="right" if column != "policy" else "left")
     table.add_row(*_row("before (untrained)", before))
+    if cold is not None:
+        table.add_row(*_row("cold start only (no GRPO)", cold))
     table.add_row(*_row("after (cold start + GRPO)", after))
     console.print(table)
     width = max((len(name) for name in stages.times), default=0)
@@ -205,8 +214,8 @@ def main(options: DemoOptions) -> int:
             with stages.stage("baseline: evaluate the untrained policy"):
                 before = _baseline(conn, train, out, options.timeout_s)
             with stages.stage("train: cold start + GRPO, then its eval job"):
-                after = _train_and_eval(conn, train, out, options.timeout_s)
-        _print_report(before, after, out, stages)
+                after, cold = _train_and_eval(conn, train, out, options.timeout_s)
+        _print_report(before, after, out, stages, cold)
         console.print(f"[green]demo finished in {sum(stages.times.values()):.0f}s[/green]")
         return 0
     finally:
@@ -291,19 +300,44 @@ def _baseline(conn: redis.Redis, train: dict[str, Any], out: Path, timeout_s: fl
     return follow_job(conn, job.id, label="baseline eval", timeout_s=timeout_s, console=console)
 
 
-def _train_and_eval(conn: redis.Redis, train: dict[str, Any], out: Path, timeout_s: float) -> dict[str, Any]:
-    """Submit the training job and follow it and the eval jobs it enqueues; return the final model's results."""
+def _cold_start_eval(conn: redis.Redis, train: dict[str, Any], out: Path) -> Callable[[], dict[str, str]]:
+    """A ``discover`` hook: once the run's cold-start model is saved, enqueue its eval (once) beside GRPO, so
+    the report shows which part of the gain is GRPO's."""
+    parsed = parse_train_config(train, source="demo")
+    folder = Path(train["output_dir"]) / "cold_start"
+    submitted: dict[str, str] = {}
+
+    def discover() -> dict[str, str]:
+        if not submitted and parsed.cold_start.enabled and (folder / "config.json").is_file():
+            payload = eval_payload(parsed.eval, folder, out / "eval" / "cold_start", None)
+            job = submit_eval(conn, build_eval_config(payload), description="eval cold start")
+            submitted[_COLD_START] = job.id
+        return submitted
+
+    return discover
+
+
+_COLD_START = "cold start eval"
+
+
+def _train_and_eval(
+    conn: redis.Redis, train: dict[str, Any], out: Path, timeout_s: float
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Submit the training job and follow it, the eval jobs it enqueues and the cold start's eval; return
+    the final model's results and the cold start's (None without a cold start)."""
     job = submit_train(conn, parse_train_config(train, source="demo"))
     run_dir = Path(train["output_dir"])
+    cold_start = _cold_start_eval(conn, train, out)
     jobs = follow_jobs(
         conn,
         {"train": job.id},
         timeout_s=timeout_s,
-        discover=lambda: _enqueued_evals(run_dir),
+        discover=lambda: {**_enqueued_evals(run_dir), **cold_start()},
         console=console,
     )
     job_result(jobs["train"])
     evals = [label for label in jobs if label.startswith("eval ")]
     if not evals:
         raise ServerError("the training job enqueued no eval job (is eval.enabled set in the config?)")
-    return job_result(jobs[evals[-1]])
+    cold = job_result(jobs[_COLD_START]) if _COLD_START in jobs else None
+    return job_result(jobs[evals[-1]]), cold

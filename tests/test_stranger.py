@@ -94,3 +94,4 @@ def test_a_fresh_clone_runs_the_demo_to_its_table(tmp_path: Path) -> None:
     # The showcase: useful vs noisy documents side by side, and the noise schedule.
     assert "useful mode: question and answer given" in log and "Noise curriculum (exponential)" in log
     assert "strict EM" in log and "(untrained)" in log and "GRPO)" in log  # the before/after table
+    assert "cold start only (no GRPO)" in log and (out / "eval" / "cold_start" / "results.json").is_file()
