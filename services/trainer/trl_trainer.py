@@ -18,12 +18,77 @@ import torch
 from trl import GRPOTrainer
 
 from zerosearch.trainer.algorithms import Algorithm, uses_raw_reward
+from zerosearch.trainer.scoring import scored_logps, supports_scored_logps
 
 __all__ = ["RawRewardGRPOTrainer", "SearchGRPOTrainer", "trainer_class"]
 
 
 class SearchGRPOTrainer(GRPOTrainer):
-    """TRL's GRPOTrainer as the trainer runs it (group-relative advantages, as TRL computes them)."""
+    """TRL's GRPOTrainer as the trainer runs it (group-relative advantages, as TRL computes them).
+
+    On CPU, in one process, the loss's log-probabilities come from :func:`scored_logps` (packed batch,
+    LM head over the loss's tokens only) instead of TRL's head over every padded position; the same
+    values up to float rounding, ~3× less optimizer time a demo step (docs/benchmarks.md). Everything
+    else (reference model, old log-probs, GPU, several ranks) keeps TRL's own path.
+    """
+
+    _scored: torch.Tensor | None = None
+
+    def _compute_loss(self, model: Any, inputs: Any) -> Any:
+        mask = inputs["completion_mask"]
+        self._scored = mask * inputs["tool_mask"] if "tool_mask" in inputs else mask
+        try:
+            return super()._compute_loss(model, inputs)
+        finally:
+            self._scored = None
+
+    def _packed_scoring(self, model: Any, kwargs: dict[str, Any]) -> bool:
+        return (
+            self._scored is not None
+            and all(value is None for value in kwargs.values())  # no images, token types, aux loss
+            and self.accelerator.num_processes == 1
+            and self.accelerator.unwrap_model(model) is model
+            and supports_scored_logps(model)
+        )
+
+    def _get_per_token_logps_and_entropies(
+        self,
+        model: Any,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        logits_to_keep: int,
+        batch_size: int | None = None,
+        compute_entropy: bool = False,
+        compute_aux_loss: bool = False,
+        **kwargs: Any,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        scored = self._scored
+        if (
+            compute_aux_loss
+            or scored is None
+            or scored.size(1) != logits_to_keep
+            or not self._packed_scoring(model, kwargs)
+        ):
+            return super()._get_per_token_logps_and_entropies(
+                model,
+                input_ids,
+                attention_mask,
+                logits_to_keep,
+                batch_size=batch_size,
+                compute_entropy=compute_entropy,
+                compute_aux_loss=compute_aux_loss,
+                **kwargs,
+            )
+        with self.accelerator.autocast():
+            logps, entropies = scored_logps(
+                model,
+                input_ids,
+                attention_mask,
+                scored,
+                temperature=self.temperature,
+                compute_entropy=compute_entropy,
+            )
+        return logps, entropies, None
 
 
 class RawRewardGRPOTrainer(SearchGRPOTrainer):

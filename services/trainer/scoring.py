@@ -1,0 +1,140 @@
+"""Log-probabilities of the scored tokens only, rows grouped by length: the CPU path of the GRPO loss.
+
+TRL's GRPO loss needs, per completion position, the log-probability (and entropy) of the sampled token;
+only the positions of ``completion_mask × tool_mask`` enter the loss (the model's own tokens, not the
+inserted ``<information>`` blocks nor padding). TRL's fused LM head scores only those positions on
+Triton devices; on CPU it projects **every** position of the padded batch (prompt, documents, padding)
+through the 49k-word vocabulary, forward and backward: ~16 s of a ~55 s demo step (measured, cProfile).
+
+:func:`scored_logps` does the same computation with two savings, both exact up to float rounding:
+
+- the backbone runs over **rows of similar length together**, each group right-padded to its own longest
+  row (a demo batch mixes 60-token and 560-token rows: ~30% of TRL's padded positions are padding), with
+  no attention mask (the causal mask keeps real tokens off the right padding; positions start at 0 as in
+  generation); one row of all rows, packed with a block-diagonal mask, measured slower (dense mask);
+- the LM head runs over the **scored** positions only (a plain log-softmax over ~500 rows instead of a
+  chunked one over ~4,500).
+
+Measured on the demo's batch shape (8 rows, 3,182 real tokens, 740 scored): forward + backward 18.8 s
+against 36.7 s through TRL's head.
+
+The result has TRL's shapes: ``(batch, completion_length)`` with zeros where a position is not scored.
+
+    logps, entropies = scored_logps(model, input_ids, attention_mask, scored, temperature=1.0)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+__all__ = ["GROUP_COST", "length_groups", "packed_positions", "scored_logps", "supports_scored_logps"]
+
+GROUP_COST = 128
+"""What one more forward call costs, in padded tokens, when rows are grouped by length."""
+
+
+def supports_scored_logps(model: Any) -> bool:
+    """Whether :func:`scored_logps` reproduces the model's own LM head: a plain linear head (no logit
+    softcapping or scaling) behind a ``base_model`` backbone, on CPU."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    config = getattr(base, "config", None)
+    if config is None or getattr(base, "base_model", None) is None:
+        return False
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    scaled = any(
+        getattr(text, name, None) not in (None, 1.0)
+        for name in ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier")
+    )
+    scaled = scaled or getattr(text, "logits_scaling", None) is not None
+    head = base.get_output_embeddings()
+    return not scaled and head is not None and head.weight.device.type == "cpu"
+
+
+def packed_positions(attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For a padded batch: the flat index of every position among the real tokens (row-major; -1 on
+    padding) and the ``position_ids`` of the real tokens, restarting at 0 for each sequence."""
+    real = attention_mask.bool()
+    index = real.flatten().long().cumsum(0).view_as(real) - 1
+    index = index.masked_fill(~real, -1)
+    positions = (real.long().cumsum(1) - 1)[real]
+    return index, positions
+
+
+def length_groups(lengths: list[int], group_cost: int = 0) -> list[list[int]]:
+    """Rows grouped by length so that padding is small: the split of the rows sorted by length that
+    minimises Σ (rows × longest) + ``group_cost`` per group (one forward call costs about that many
+    tokens). Returns row indices, shortest group first."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    best = [0.0] + [float("inf")] * len(order)  # best[j]: cheapest split of the first j sorted rows
+    cut = [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        for begin in range(end):
+            cost = best[begin] + (end - begin) * lengths[order[end - 1]] + group_cost
+            if cost < best[end]:
+                best[end], cut[end] = cost, begin
+    groups, end = [], len(order)
+    while end > 0:
+        groups.append(order[cut[end] : end])
+        end = cut[end]
+    return groups[::-1]
+
+
+def _backbone_hidden(
+    backbone: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, group_cost: int
+) -> torch.Tensor:
+    """Hidden states of every real token, in row-major order: rows of similar length run together,
+    each right-padded (no attention mask: the causal mask alone keeps real tokens off the padding, and
+    positions start at 0 as in generation)."""
+    real = attention_mask.bool()
+    lengths = real.sum(1).tolist()
+    rows = [input_ids[i][real[i]] for i in range(input_ids.size(0))]
+    hidden: list[torch.Tensor | None] = [None] * len(rows)
+    for group in length_groups(lengths, group_cost):
+        width = max(lengths[i] for i in group)
+        batch = input_ids.new_zeros((len(group), width))
+        for slot, i in enumerate(group):
+            batch[slot, : lengths[i]] = rows[i]
+        states = backbone(input_ids=batch, use_cache=False).last_hidden_state
+        for slot, i in enumerate(group):
+            hidden[i] = states[slot, : lengths[i]]
+    return torch.cat([h for h in hidden if h is not None])
+
+
+def scored_logps(
+    model: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    scored: torch.Tensor,
+    *,
+    temperature: float,
+    compute_entropy: bool = True,
+    group_cost: int = GROUP_COST,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Per-token log-probabilities (and entropies) of the last ``scored.size(1)`` columns of
+    ``input_ids`` under ``model`` at ``temperature``; zero where ``scored`` is 0 or the token is padding.
+
+    ``input_ids``/``attention_mask``: (batch, prompt + completion), each row's real tokens contiguous
+    (left-padded prompt, right-padded completion, as TRL builds them); ``scored``: (batch, completion).
+    """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    width = scored.size(1)
+    index, _ = packed_positions(attention_mask)
+    hidden = _backbone_hidden(base.base_model, input_ids, attention_mask, group_cost)
+    completion_index = index[:, -width:]
+    chosen = scored.bool() & (completion_index >= 0)
+    before = index[:, -width - 1 : -1][chosen]  # the position that predicts each scored token
+    if (before < 0).any():
+        raise ValueError("a scored token follows padding: each row's real tokens must be contiguous")
+    logits = base.get_output_embeddings()(hidden[before]).float() / temperature
+    logp = torch.log_softmax(logits, dim=-1)
+    labels = input_ids[:, -width:][chosen]
+    token_logps = logp.gather(1, labels.unsqueeze(1)).squeeze(1)
+    out = torch.zeros(scored.shape, dtype=token_logps.dtype, device=token_logps.device)
+    out = out.masked_scatter(chosen, token_logps)
+    if not compute_entropy:
+        return out, None
+    entropy = -(logp.exp() * logp).sum(-1)
+    entropies = torch.zeros_like(out).masked_scatter(chosen, entropy)
+    return out, entropies
