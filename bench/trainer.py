@@ -11,7 +11,11 @@ process on the bundled model:
 3. The floor: one decoding step of the bundled model at batch 8, prefill tokens/s, and forward+backward
    over 8 sequences, timed in-process; with the step's shape they bound how fast a step can be here.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/trainer.py [--steps 4] [--keep DIR]
+Each figure is printed with its ratio to the previous record (:data:`PREVIOUS`, docs/benchmarks.md).
+The simulator runs the demo's engine (``llamacpp`` when llama-server is found or can be built, else
+``transformers``; ``--engine`` chooses). Training questions: NQ past the demo's held-out 30, offline.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/trainer.py [--steps 4] [--keep DIR] [--engine E]
 """
 
 from __future__ import annotations
@@ -30,12 +34,29 @@ from zerosearch.common.connection import free_port
 from zerosearch.common.processes import Supervisor, zerosearch_command
 from zerosearch.common.search.base import SearchRequest, run_sync
 from zerosearch.common.search.factory import make_backend
+from zerosearch.demo import simulator_engine
 from zerosearch.trainer.config import parse_train_config
 from zerosearch.trainer.grpo import train
 
 log = logging.getLogger("bench.trainer")
 ROOT = Path(__file__).resolve().parents[1]
 SIMULATOR_TOKENS = 96  # what the demo's simulator writes a search (3 short documents)
+PREVIOUS = {"step": 65.0, "generate": 20.5, "search": 18.6, "optimize": 30.0}
+"""Medians of the previous record (2026-11-25, transformers simulator, TRL's LM head on CPU)."""
+
+
+def _ratio(key: str, seconds: float) -> str:
+    return f"{seconds:.1f} s ({seconds / PREVIOUS[key]:.2f}× the previous {PREVIOUS[key]:.1f} s)"
+
+
+def _train_file(work: Path) -> Path:
+    """NQ questions past the demo's first 30 held-out ones, as a local train file (no hub access)."""
+    from zerosearch.common.settings import get_common_settings
+
+    source = Path(get_common_settings().data_dir or ROOT / "data") / "qa" / "nq.jsonl"
+    target = work / "train-nq.jsonl"
+    target.write_text("".join(source.read_text().splitlines(keepends=True)[30:158]))
+    return target
 
 
 def search_ratio(url: str, n: int = 4) -> tuple[float, float]:
@@ -62,6 +83,7 @@ def grpo_steps(url: str, out: Path, steps: int) -> list[dict]:
     payload = read_config_file(ROOT / "configs" / "cpu-tiny.yaml")
     payload.update(
         simulator_url=url,
+        datasets=[str(_train_file(out.parent))],
         steps=steps,
         checkpoint_interval=steps,
         output_dir=str(out),
@@ -112,6 +134,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=4, help="GRPO steps (the first is a warm-up).")
     parser.add_argument("--keep", type=Path, default=None, help="Keep the run folder here.")
+    parser.add_argument("--engine", default=None, help="Simulator engine (default: the demo's).")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     log.setLevel(logging.INFO)
@@ -120,16 +143,20 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-trainer-"))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    engine = args.engine or simulator_engine()
+    log.info("simulator engine: %s", engine)
     with Supervisor(log_dir=work / "logs") as sup:
         command = zerosearch_command(
-            "simulator", "serve", "--host", "127.0.0.1", "--port", str(port), "--engine", "transformers",
+            "simulator", "serve", "--host", "127.0.0.1", "--port", str(port), "--engine", engine,
             "--model", "smollm2-135m", "--max-new-tokens", str(SIMULATOR_TOKENS),
         )  # fmt: skip
         sup.wait_http(sup.start("simulator", command), f"{url}/readyz", timeout_s=300)
         serial, concurrent = search_ratio(url)
         log.info("search batch of 4 (k=3): one by one %.2f s, concurrent %.2f s, ratio %.2fx",
                  serial, concurrent, serial / concurrent)  # fmt: skip
-        metrics = grpo_steps(url, args.keep or work / "run", args.steps)
+        out = args.keep or work / "run"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        metrics = grpo_steps(url, out, args.steps)
     costs = floor()
     timed = metrics[1:] or metrics  # the first step pays for warm-up
 
@@ -142,11 +169,11 @@ def main() -> None:
         median("search_seconds"),
     )
     optimize_s = statistics.median(m["step_seconds"] - m["rollout_seconds"] for m in timed)
-    log.info("GRPO step, 8 rollouts: median %.1f s over steps 2..%d; medians of its parts: generation "
-             "%.1f s, search %.1f s, other rollout %.1f s, forward/backward/optimizer %.1f s; "
-             "rollout %.1f model tokens/s",
-             step_s, len(metrics), generate_s, search_s, median("rollout_seconds") - generate_s - search_s,
-             optimize_s, median("rollout_tokens_per_s"))  # fmt: skip
+    log.info("GRPO step, 8 rollouts: median %s over steps 2..%d", _ratio("step", step_s), len(metrics))
+    log.info("  medians of its parts: generation %s, search %s, forward/backward/optimizer %s; other "
+             "rollout %.1f s; rollout %.1f model tokens/s",
+             _ratio("generate", generate_s), _ratio("search", search_s), _ratio("optimize", optimize_s),
+             median("rollout_seconds") - generate_s - search_s, median("rollout_tokens_per_s"))  # fmt: skip
     for m in metrics:
         log.info("  step %d: %.1f s (generate %.1f, search %.1f, optimize %.1f), %.2f searches/rollout, "
                  "%d model + %d inserted tokens, reward %.3f, p %.4f",

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -47,7 +48,7 @@ from zerosearch.trainer.callbacks import eval_payload
 from zerosearch.trainer.config import parse_train_config
 from zerosearch.trainer.jobs import submit_train
 
-__all__ = ["DemoOptions", "main"]
+__all__ = ["DemoOptions", "main", "simulator_engine"]
 
 log = logging.getLogger(__name__)
 console = make_console()
@@ -247,6 +248,20 @@ def _schedule(train: dict[str, Any]) -> tuple[list[tuple[int, float]], str]:
     return parsed.curriculum_schedule().schedule(), str(parsed.curriculum.kind)
 
 
+def simulator_engine() -> str:
+    """The demo simulator's engine: ``llamacpp`` (llama.cpp's server: ~3× the documents/s of our
+    transformers engine on 2 cores, docs/benchmarks.md) when its binary is found or can be built here
+    (cmake and a C++ compiler; once, ~3 minutes), else ``transformers``."""
+    from zerosearch.simulator.engines.llama_server import find_llama_server
+
+    configured = os.environ.get("ZEROSEARCH_LLAMA_SERVER_PATH")
+    if configured or find_llama_server(None) is not None:
+        return "llamacpp"
+    if shutil.which("cmake") and any(shutil.which(c) for c in ("c++", "g++", "clang++")):
+        return "llamacpp"
+    return "transformers"
+
+
 @contextmanager
 def _services(port: int, out: Path, stages: _Stages) -> Iterator[redis.Redis]:
     settings = get_common_settings()
@@ -272,6 +287,8 @@ def _services(port: int, out: Path, stages: _Stages) -> Iterator[redis.Redis]:
                 _SIMULATOR_MODEL,
                 "--max-new-tokens",
                 "96",
+                "--engine",
+                simulator_engine(),
             ]
             sim = sup.start("simulator", zerosearch_command("simulator", "serve", *serve), env=env)
             trainer = sup.start(
