@@ -207,6 +207,9 @@ def main() -> int:
         "--answer-rate", type=int, default=0, help="NQ questions of the answer-rate probe (0: skip)."
     )
     parser.add_argument(
+        "--llamacpp-args", default="", help="More llama-server flags for our engine (levers)."
+    )
+    parser.add_argument(
         "--skip-transformers", action="store_true", help="Leave out the (slow) transformers rows."
     )
     args = parser.parse_args()
