@@ -16,6 +16,7 @@ import redis
 from zerosearch.common.connection import EmbeddedRedis, connect, free_port
 from zerosearch.common.processes import Supervisor, zerosearch_command
 from zerosearch.common.settings import get_common_settings
+from zerosearch.demo import simulator_engine
 
 __all__ = ["Services", "running_services"]
 
@@ -48,6 +49,7 @@ def running_services(
                 port = free_port()
                 simulator_url = f"http://127.0.0.1:{port}"
                 serve = ["--host", "127.0.0.1", "--port", str(port), "--model", simulator_model]
+                serve += ["--engine", simulator_engine()]  # llama.cpp's server when it can run here
                 serve += ["--max-new-tokens", str(simulator_tokens)]
                 sim = sup.start("simulator", zerosearch_command("simulator", "serve", *serve), env=env)
             trainer = sup.start(
