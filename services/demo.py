@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import random
-import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -250,14 +249,12 @@ def _schedule(train: dict[str, Any]) -> tuple[list[tuple[int, float]], str]:
 
 def simulator_engine() -> str:
     """The demo simulator's engine: ``llamacpp`` (llama.cpp's server: ~3× the documents/s of our
-    transformers engine on 2 cores, docs/benchmarks.md) when its binary is found or can be built here
-    (cmake and a C++ compiler; once, ~3 minutes), else ``transformers``."""
+    transformers engine on 2 cores, docs/benchmarks.md) when its binary is found (``make install`` builds
+    it once where cmake and a C++ compiler exist), else ``transformers``: the demo never starts a build."""
     from zerosearch.simulator.engines.llama_server import find_llama_server
 
     configured = os.environ.get("ZEROSEARCH_LLAMA_SERVER_PATH")
     if configured or find_llama_server(None) is not None:
-        return "llamacpp"
-    if shutil.which("cmake") and any(shutil.which(c) for c in ("c++", "g++", "clang++")):
         return "llamacpp"
     return "transformers"
 

@@ -1,4 +1,4 @@
-"""Which simulator engine the demo starts: llama.cpp's server when it is there or can be built, else ours."""
+"""Which simulator engine the demo starts: llama.cpp's server when its binary is there, else ours."""
 
 from __future__ import annotations
 
@@ -41,5 +41,28 @@ def test_a_cached_build_means_llamacpp(tmp_path: Path, monkeypatch: pytest.Monke
         binary.write_text("#!/bin/sh\n")
         binary.chmod(0o755)
         assert simulator_engine() == "llamacpp"
+    finally:
+        get_common_settings.cache_clear()
+
+
+def test_build_tools_alone_do_not_start_a_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """cmake and a compiler on PATH but no binary: the demo uses transformers (make install builds it)."""
+    import shutil
+
+    from zerosearch.common.settings import get_common_settings
+
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for name in ("cmake", "g++"):
+        real = shutil.which(name)
+        if real is None:
+            pytest.skip(f"{name} not on this machine")
+        (tools / name).symlink_to(real)
+    monkeypatch.setenv("PATH", str(tools))
+    monkeypatch.delenv("ZEROSEARCH_LLAMA_SERVER_PATH", raising=False)
+    monkeypatch.setenv("ZEROSEARCH_CACHE_DIR", str(tmp_path / "cache"))
+    get_common_settings.cache_clear()
+    try:
+        assert simulator_engine() == "transformers"
     finally:
         get_common_settings.cache_clear()
