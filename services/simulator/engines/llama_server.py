@@ -9,7 +9,7 @@ sdist, pinned by :data:`LLAMA_CPP_PYTHON_VERSION`. The lookup order of :func:`ll
 4. a build into that cache (once; a file lock keeps two processes from building together):
    ``pip download`` the sdist, then CMake (static, Release, no curl) of the ``llama-server`` target.
 
-    path = llama_server_binary(None)           # locate, else build (about 3 minutes on 2 cores, once)
+    path = llama_server_binary(None)           # locate, else build (about 5 minutes on 2 cores, once)
     path = build_llama_server()                # what `zerosearch simulator build-llama-server` runs
 """
 
@@ -180,7 +180,7 @@ def build_llama_server(
         cmake, ninja = _require_tools()
         jobs = jobs or os.cpu_count() or 1
         log.warning(
-            "building llama-server from llama-cpp-python %s (PyPI), about 3 minutes on 2 cores, once; into %s",
+            "building llama-server from llama-cpp-python %s (PyPI), about 5 minutes on 2 cores, once; into %s",
             LLAMA_CPP_PYTHON_VERSION,
             target,
         )
