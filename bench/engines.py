@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import subprocess
@@ -46,6 +45,9 @@ from zerosearch.simulator.engines.transformers import TransformersEngine
 from zerosearch.simulator.local import serve_in_background
 from zerosearch.simulator.prompts import Mode, SimulationPrompt, build_prompt
 from zerosearch.simulator.settings import SimulatorSettings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/: the answer-rate probe is shared
+from simulator import useful_answer_rate
 
 log = logging.getLogger("bench.engines")
 
@@ -176,27 +178,6 @@ def simulator_docs_s(settings: SimulatorSettings, engine: Engine, n: int, k: int
     return docs / wall
 
 
-def answer_rate(settings: SimulatorSettings, engine: Engine, questions: int) -> float:
-    """Share of useful-mode calls (k=3, seed i, NQ) whose documents hold a gold answer (bench/simulator.py's probe)."""
-    from zerosearch.common.metrics import contains_answer
-    from zerosearch.common.settings import get_common_settings
-
-    path = get_common_settings().data_dir / "qa" / "nq.jsonl"
-    rows = [json.loads(line) for line in path.read_text().splitlines()[:questions]]
-    body = {"requests": [
-        {"q": r["question"], "k": 3, "mode": "useful", "question": r["question"],
-         "answer": r["golden_answers"][0], "seed": i}
-        for i, r in enumerate(rows)
-    ]}  # fmt: skip
-    with serve_in_background(create_app(settings, engine=engine), startup_timeout_s=600) as url:
-        results = httpx.post(f"{url}/search", json=body, timeout=3600).raise_for_status().json()["results"]
-    hits = sum(
-        contains_answer(" ".join(f"{d['title']} {d['text']}" for d in res["documents"]), r["golden_answers"])
-        for r, res in zip(rows, results, strict=True)
-    )
-    return hits / len(rows)
-
-
 def main() -> int:
     """Measure every row and print the table and the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -278,7 +259,9 @@ def main() -> int:
               f"{docs_s['transformers'] / docs_s['openai']:.2f}x")  # fmt: skip
     if args.answer_rate:
         rates = {
-            name: answer_rate(s := settings(name, PROMPTS, tokens_per_document=32), make(s), args.answer_rate)
+            name: useful_answer_rate(
+                s := settings(name, PROMPTS, tokens_per_document=32), make(s), args.answer_rate
+            )
             for name, make in (
                 ("transformers", lambda s: TransformersEngine(s, model=model, tokenizer=tok)),
                 ("llamacpp", lambda s: LlamaCppEngine(s, tokenizer=tok, extra_args=extra)),

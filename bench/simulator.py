@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 
 import httpx
 
@@ -89,30 +90,35 @@ def cache_hits(model, tok, args: argparse.Namespace) -> float:  # type: ignore[n
     return statistics.median(lat)
 
 
-def answer_rate(model, tok, args: argparse.Namespace, **overrides) -> float:  # type: ignore[no-untyped-def]
-    """Share of useful-mode calls (k=3, seeded) whose documents contain a gold answer (NQ; the simulation
-    tuning's whole-word match)."""
+def useful_answer_rate(settings: SimulatorSettings, engine: Any, questions: int) -> float:
+    """Share of useful-mode calls (k=3, seed i, the first ``questions`` of NQ) whose documents contain a
+    gold answer (the simulation tuning's whole-word match); bench/engines.py runs the same probe."""
     import json
 
     from zerosearch.common.metrics import contains_answer
     from zerosearch.common.settings import get_common_settings
 
     path = get_common_settings().data_dir / "qa" / "nq.jsonl"
-    rows = [json.loads(line) for line in path.read_text().splitlines()[: args.quality_questions]]
-    settings = SimulatorSettings(tokens_per_document=32, **overrides)
-    engine = TransformersEngine(settings, model=model, tokenizer=tok)
+    rows = [json.loads(line) for line in path.read_text().splitlines()[:questions]]
     body = {"requests": [
         {"q": r["question"], "k": 3, "mode": "useful", "question": r["question"],
          "answer": r["golden_answers"][0], "seed": i}
         for i, r in enumerate(rows)
     ]}  # fmt: skip
-    with serve_app(create_app(settings, engine=engine)) as url:
+    with serve_app(create_app(settings, engine=engine), startup_timeout_s=600) as url:
         results = httpx.post(f"{url}/search", json=body, timeout=3600).raise_for_status().json()["results"]
     hits = sum(
         contains_answer(" ".join(f"{d['title']} {d['text']}" for d in res["documents"]), r["golden_answers"])
         for r, res in zip(rows, results, strict=True)
     )
     return hits / len(rows)
+
+
+def answer_rate(model, tok, args: argparse.Namespace, **overrides) -> float:  # type: ignore[no-untyped-def]
+    """The useful-mode answer rate of the transformers engine with these settings."""
+    settings = SimulatorSettings(tokens_per_document=32, **overrides)
+    engine = TransformersEngine(settings, model=model, tokenizer=tok)
+    return useful_answer_rate(settings, engine, args.quality_questions)
 
 
 def main() -> int:
