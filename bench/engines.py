@@ -10,7 +10,9 @@ the llama-cpp-python sdist on PyPI). Then, one engine at a time (never two model
   temperature 0.8, no stop: our transformers engine (micro-batch 16 and batch 1), our llamacpp engine (16
   slots and 1), and raw ``llama-server`` (16 slots without and with its prompt cache, 1 slot with it), sent
   the rendered prompt text to ``POST /completion`` as a user would. Engines with a prompt cache first get a
-  warm-up round of 16 other prompts, so the measured round reuses only the shared prefix.
+  warm-up round of 16 other prompts, so the measured rounds reuse only the shared prefix. Every llama.cpp
+  row and documents/s row is the median of ``--rounds`` (3) rounds of new prompts: one round swings ±10%
+  on a 2-core machine; the transformers rows (slow) are one round.
 - documents/s through the simulator: 16 concurrent seeded searches, k=3 (after a warm-up round of other
   queries), for engine transformers, llamacpp, and openai over a raw llama-server with 16 slots.
 - the ratios ours / llama-server.
@@ -23,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,9 +71,12 @@ def prompts(tag: str, n: int = PROMPTS) -> list[SimulationPrompt]:
     ]
 
 
-def _row(name: str, tokens: int, wall: float, rows: dict[str, float]) -> float:
-    rows[name] = tokens / wall
-    print(f"{name:<58} {tokens / wall:8.1f} tok/s   ({tokens} tokens in {wall:.1f} s)", flush=True)
+def _row(name: str, rounds: list[tuple[int, float]], rows: dict[str, float]) -> float:
+    """Record and print the median tok/s of the measured rounds (each round: tokens, wall seconds)."""
+    rates = [tokens / wall for tokens, wall in rounds]
+    rows[name] = statistics.median(rates)
+    each = ", ".join(f"{r:.1f}" for r in rates)
+    print(f"{name:<50} {rows[name]:8.1f} tok/s median   (rounds: {each})", flush=True)
     return rows[name]
 
 
@@ -87,16 +93,17 @@ async def _engine_round(engine: Engine, batch: list[SimulationPrompt], concurren
     return sum(g.completion_tokens for g in outs), time.perf_counter() - start
 
 
-def engine_tok_s(engine: Engine, n: int, *, warm: bool) -> tuple[int, float]:
-    """Start ``engine``, optionally a warm-up round, then the measured round of ``n`` prompts; stop it."""
+def engine_tok_s(engine: Engine, n: int, *, warm: bool, rounds: int) -> list[tuple[int, float]]:
+    """Start ``engine``, optionally a warm-up round, then ``rounds`` measured rounds of ``n`` new prompts
+    each; stop it."""
 
-    async def run() -> tuple[int, float]:
+    async def run() -> list[tuple[int, float]]:
         await engine.start()
         try:
             concurrent = engine.settings.max_batch_size > 1
             if warm:
                 await _engine_round(engine, prompts("warm", n), concurrent)
-            return await _engine_round(engine, prompts("bench", n), concurrent)
+            return [await _engine_round(engine, prompts(f"bench{r}", n), concurrent) for r in range(rounds)]
         finally:
             await engine.aclose()
 
@@ -143,14 +150,18 @@ async def _raw_round(url: str, texts: list[str], cache: bool, concurrent: bool) 
 
 
 def raw_tok_s(
-    binary: Path, tokenizer, slots: int, n: int, cache: bool, threads: int | None
-) -> tuple[int, float]:  # type: ignore[no-untyped-def]
-    """A warm-up round then the measured round against a fresh raw llama-server."""
+    binary: Path, tokenizer, slots: int, n: int, cache: bool, threads: int | None, rounds: int
+) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
+    """A warm-up round then ``rounds`` measured rounds against a fresh raw llama-server."""
     warm = [p.render(tokenizer) for p in prompts("warm", n)]
-    measured = [p.render(tokenizer) for p in prompts("bench", n)]
     with raw_llama_server(binary, slots, threads) as url:
         asyncio.run(_raw_round(url, warm, cache, slots > 1))
-        return asyncio.run(_raw_round(url, measured, cache, slots > 1))
+        return [
+            asyncio.run(
+                _raw_round(url, [p.render(tokenizer) for p in prompts(f"bench{r}", n)], cache, slots > 1)
+            )
+            for r in range(rounds)
+        ]
 
 
 # --- through the simulator ------------------------------------------------------------------------------
@@ -168,14 +179,21 @@ async def _searches(url: str, tag: str, n: int, k: int) -> tuple[int, float]:
         return docs, time.perf_counter() - start
 
 
-def simulator_docs_s(settings: SimulatorSettings, engine: Engine, n: int, k: int) -> float:
-    """Documents/s of ``n`` concurrent seeded searches (after a warm-up round of other queries)."""
+def simulator_docs_s(settings: SimulatorSettings, engine: Engine, n: int, k: int, rounds: int) -> float:
+    """Median documents/s of ``rounds`` rounds of ``n`` concurrent seeded searches (new queries each round,
+    after a warm-up round of other queries)."""
     with serve_in_background(create_app(settings, engine=engine), startup_timeout_s=600) as url:
         if settings.engine != "transformers":  # no prompt cache to warm there
             asyncio.run(_searches(url, "warm", n, k))
-        docs, wall = asyncio.run(_searches(url, "bench", n, k))
-    print(f"simulator, engine {settings.engine:<12} {docs / wall:6.2f} documents/s  ({docs} in {wall:.1f} s)")
-    return docs / wall
+        rates = [
+            docs / wall
+            for docs, wall in (asyncio.run(_searches(url, f"bench{r}", n, k)) for r in range(rounds))
+        ]
+    each = ", ".join(f"{r:.2f}" for r in rates)
+    print(
+        f"simulator, engine {settings.engine:<12} {statistics.median(rates):6.2f} documents/s median  (rounds: {each})"
+    )
+    return statistics.median(rates)
 
 
 def main() -> int:
@@ -184,6 +202,9 @@ def main() -> int:
     parser.add_argument("--single-prompts", type=int, default=4, help="Prompts of the concurrency-1 rows.")
     parser.add_argument(
         "--threads", type=int, default=None, help="CPU threads of every engine (default: theirs)."
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="Measured rounds per llama.cpp row (the median is reported)."
     )
     parser.add_argument(
         "--answer-rate", type=int, default=0, help="NQ questions of the answer-rate probe (0: skip)."
@@ -212,17 +233,21 @@ def main() -> int:
     if not args.skip_transformers:
         for batch, n in ((PROMPTS, PROMPTS), (1, args.single_prompts)):
             eng = TransformersEngine(settings("transformers", batch), model=model, tokenizer=tok)
-            _row(f"ours: transformers, micro-batch {batch}, fp32", *engine_tok_s(eng, n, warm=False), tok_s)
+            _row(
+                f"ours: transformers, micro-batch {batch}, fp32",
+                engine_tok_s(eng, n, warm=False, rounds=1),
+                tok_s,
+            )
     for slots, n in ((PROMPTS, PROMPTS), (1, args.single_prompts)):
         eng = LlamaCppEngine(settings("llamacpp", slots), tokenizer=tok, extra_args=extra)
-        _row(f"ours: llamacpp, {slots} slots", *engine_tok_s(eng, n, warm=True), tok_s)
+        _row(f"ours: llamacpp, {slots} slots", engine_tok_s(eng, n, warm=True, rounds=args.rounds), tok_s)
     for slots, n, cache in (
         (PROMPTS, PROMPTS, False),
         (PROMPTS, PROMPTS, True),
         (1, args.single_prompts, True),
     ):
         name = f"llama-server, {slots} slots, prompt cache {'on' if cache else 'off'}"
-        _row(name, *raw_tok_s(binary, tok, slots, n, cache, args.threads), tok_s)
+        _row(name, raw_tok_s(binary, tok, slots, n, cache, args.threads, args.rounds), tok_s)
 
     print(f"\n== through the simulator: {PROMPTS} concurrent seeded searches, k=3 ==")
     docs_s: dict[str, float] = {}
@@ -232,15 +257,20 @@ def main() -> int:
             TransformersEngine(s, model=model, tokenizer=tok),
             PROMPTS,
             3,
+            1,
         )
     docs_s["llamacpp"] = simulator_docs_s(
-        s := settings("llamacpp", PROMPTS), LlamaCppEngine(s, tokenizer=tok, extra_args=extra), PROMPTS, 3
+        s := settings("llamacpp", PROMPTS),
+        LlamaCppEngine(s, tokenizer=tok, extra_args=extra),
+        PROMPTS,
+        3,
+        args.rounds,
     )
     with raw_llama_server(binary, PROMPTS, args.threads) as url:
         s = settings("openai", PROMPTS, openai_base_url=f"{url}/v1", model="smollm2")
         from zerosearch.simulator.engines.openai import OpenAIEngine
 
-        docs_s["openai"] = simulator_docs_s(s, OpenAIEngine(s), PROMPTS, 3)
+        docs_s["openai"] = simulator_docs_s(s, OpenAIEngine(s), PROMPTS, 3, args.rounds)
 
     print("\n== ratios ==")
     cache_on = tok_s[f"llama-server, {PROMPTS} slots, prompt cache on"]
