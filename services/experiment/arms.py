@@ -10,7 +10,7 @@ which arm differs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from zerosearch.common.config_file import read_config_file
 from zerosearch.common.errors import ConfigError
@@ -19,8 +19,14 @@ from zerosearch.trainer.config import TrainConfig, parse_train_config
 
 __all__ = ["SplitFiles", "arm_dir", "check_shared_cold_start", "train_payload"]
 
-SplitFiles = tuple[list[Path], list[Path]]
-"""(held-out files, training files) of the experiment's split."""
+
+class SplitFiles(NamedTuple):
+    """The experiment's split: held-out files, GRPO's training files and, when GRPO trains on a pool
+    (``grpo_pool``), the cold start's own files (else it draws from the training files)."""
+
+    heldout: list[Path]
+    train: list[Path]
+    cold_start: list[Path] | None = None
 
 
 def arm_dir(out: Path, arm: Arm, seed: int) -> Path:
@@ -39,11 +45,10 @@ def train_payload(
     cold_start_model: Path | None = None,
 ) -> dict[str, Any]:
     """The arm's training job for ``seed`` (validated); ``cold_start_model`` replaces its cold start."""
-    eval_files, train_files = split
     payload = read_config_file(arm.config)
     payload.update(
         simulator_url=simulator_url,
-        datasets=[str(p) for p in train_files],
+        datasets=[str(p) for p in split.train],
         train_limit=None,
         seed=seed,
         output_dir=str(arm_dir(out, arm, seed) / "train"),
@@ -51,13 +56,18 @@ def train_payload(
     if experiment.steps is not None:
         payload["steps"] = experiment.steps
     payload["checkpoint_interval"] = int(payload.get("steps", 1)) + 1  # only the final model is evaluated
+    if split.cold_start is not None:
+        payload["cold_start"] = {
+            **dict(payload.get("cold_start") or {}),
+            "datasets": [str(p) for p in split.cold_start],
+        }
     if cold_start_model is not None:
         payload["model"] = str(cold_start_model)
         payload["cold_start"] = {**dict(payload.get("cold_start") or {}), "enabled": False}
     evaluation = dict(payload.get("eval") or {})
     # Every arm is scored on the same held-out files, with the same engine, all questions.
     evaluation.update(
-        enabled=True, datasets=[str(p) for p in eval_files], limit=None, search=experiment.eval_search
+        enabled=True, datasets=[str(p) for p in split.heldout], limit=None, search=experiment.eval_search
     )
     payload["eval"] = evaluation
     parse_train_config(payload, source=f"arm {arm.name} ({arm.config.name})")

@@ -30,6 +30,9 @@ def run(
     nq: int = typer.Option(None, min=1, help="Held-out NQ questions (default: the file's)."),
     hotpotqa: int = typer.Option(None, min=1, help="Held-out HotpotQA questions (default: the file's)."),
     train_questions: int = typer.Option(None, min=2, help="Training questions (default: the file's)."),
+    grpo_pool: int = typer.Option(
+        None, min=1, help="GRPO trains on this many answerable training questions (default: the file's)."
+    ),
     simulator_url: str = typer.Option(
         None, help="Use this simulator (e.g. on a GPU) instead of starting one."
     ),
@@ -39,7 +42,9 @@ def run(
     from zerosearch.experiment.config import load_experiment
     from zerosearch.experiment.runner import run_experiment
 
-    overrides: dict[str, object] = {"steps": steps, "train_questions": train_questions}
+    overrides: dict[str, object] = {
+        "steps": steps, "train_questions": train_questions, "grpo_pool": grpo_pool,
+    }  # fmt: skip
     if seeds is not None:
         overrides["seeds"] = list(range(1, seeds + 1))
     experiment = load_experiment(config, **overrides)

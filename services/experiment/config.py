@@ -54,6 +54,14 @@ class ExperimentConfig(BaseModel):
         description="Held-out questions per dataset (never trained on), evaluated for every arm.",
     )
     train_questions: int = Field(default=128, ge=2, le=100_000, description="Training questions (all sets).")
+    grpo_pool: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        description="GRPO trains on this many answerable training questions (gold answer in the BM25 "
+        "top-k of the question; no yes/no), evenly over the datasets; the cold start on the others. "
+        "Unset: GRPO trains on every training question.",
+    )
     split_seed: int = Field(
         default=0, ge=0, description="Seed of the held-out/train split (same for every arm)."
     )

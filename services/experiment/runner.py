@@ -28,6 +28,7 @@ from zerosearch.evaluator.config import build_eval_config
 from zerosearch.evaluator.jobs import submit_eval
 from zerosearch.experiment.arms import SplitFiles, arm_dir, check_shared_cold_start, train_payload
 from zerosearch.experiment.config import ArmKind, ExperimentConfig
+from zerosearch.experiment.pool import answerable_pool
 from zerosearch.experiment.report import rich_table, summarize, write_report
 from zerosearch.experiment.services import running_services
 from zerosearch.trainer.callbacks import eval_payload
@@ -49,7 +50,7 @@ _RESULT = "result.json"
 def _check_same_experiment(out: Path, experiment: ExperimentConfig) -> None:
     """A resumed experiment must use the split, steps and evaluation its finished runs used."""
     fixed = experiment.model_dump(
-        mode="json", include={"heldout", "train_questions", "split_seed", "steps", "eval_search"}
+        mode="json", include={"heldout", "train_questions", "grpo_pool", "split_seed", "steps", "eval_search"}
     )
     path = out / "experiment.json"
     if path.is_file():
@@ -154,9 +155,19 @@ def run_experiment(
     data_dir = require_data(settings.data_dir, experiment.heldout, corpus=True)
     out = out.resolve()
     _check_same_experiment(out, experiment)
-    split = split_heldout(
-        data_dir, out, experiment.heldout, experiment.train_questions, experiment.split_seed
+    split = SplitFiles(
+        *split_heldout(data_dir, out, experiment.heldout, experiment.train_questions, experiment.split_seed)
     )
+    if experiment.grpo_pool is not None:
+        first = parse_train_config(
+            train_payload(
+                experiment, experiment.grpo_arms()[0], 0, out, split, simulator_url="http://127.0.0.1:1"
+            )
+        )
+        split = answerable_pool(
+            split, out, pool=experiment.grpo_pool, corpus=data_dir / "corpus" / "wiki_mini.jsonl",
+            top_k=first.rollout.top_k,
+        )  # fmt: skip
     check_shared_cold_start(
         experiment, split, out
     )  # also validates every arm's config before anything starts

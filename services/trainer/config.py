@@ -74,6 +74,12 @@ class ColdStartConfig(BaseModel):
     examples: int = Field(
         default=64, ge=1, le=100_000, description="Demonstrations built from the train set."
     )
+    datasets: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="Questions of the demonstrations (names or files; default: the run's datasets), so "
+        "GRPO can train on a small pool the cold start never showed.",
+    )
     epochs: float = Field(default=1.0, gt=0.0, le=100.0, description="SFT epochs over the demonstrations.")
     learning_rate: float = Field(default=5e-5, gt=0.0, le=1.0, description="SFT learning rate.")
     batch_size: int = Field(default=8, ge=1, le=4096, description="SFT batch size.")

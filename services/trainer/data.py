@@ -27,7 +27,13 @@ from zerosearch.common.settings import get_common_settings
 from zerosearch.common.trajectory import QAItem
 from zerosearch.trainer.config import TrainConfig
 
-__all__ = ["check_disjoint", "evaluation_questions", "load_training_items", "question_key"]
+__all__ = [
+    "check_disjoint",
+    "cold_start_items",
+    "evaluation_questions",
+    "load_training_items",
+    "question_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +47,11 @@ def _data_dir(config: TrainConfig) -> Path:
     return Path(config.data_dir or get_common_settings().data_dir)  # ZEROSEARCH_DATA_DIR or data/
 
 
-def load_training_items(config: TrainConfig) -> list[QAItem]:
-    """The training questions (train splits): one item per distinct question (golds merged), then limit."""
+def load_training_items(config: TrainConfig, datasets: list[str] | None = None) -> list[QAItem]:
+    """The training questions (train splits) of ``datasets`` (default: the run's): one item per distinct
+    question (golds merged), then limit."""
     merged: dict[str, QAItem] = {}
-    for spec in config.datasets:
+    for spec in datasets or config.datasets:
         for item in load_benchmark(spec, data_dir=_data_dir(config), seed=config.seed, split="train"):
             # TRL hands the rollout prompts only, so a question text must map to one item.
             key = item.question.strip()
@@ -67,7 +74,7 @@ def load_training_items(config: TrainConfig) -> list[QAItem]:
 def _eval_specs(config: TrainConfig) -> list[tuple[str, Path, DatasetSource]]:
     """(spec, data_dir, source) of every evaluation set the training questions must stay out of."""
     specs: list[tuple[str, Path, DatasetSource]] = []
-    for spec in config.datasets:
+    for spec in [*config.datasets, *(config.cold_start.datasets or [])]:
         key = spec.strip().lower()
         for name in TRAINING_SETS.get(key, (key,) if key in BENCHMARKS else ()):
             specs.append((name, _data_dir(config), "auto"))
@@ -114,3 +121,11 @@ def check_disjoint(items: list[QAItem], config: TrainConfig) -> list[QAItem]:
         )
     log.info("training questions (%d) are disjoint from every evaluation set", len(kept))
     return kept
+
+
+def cold_start_items(config: TrainConfig, items: list[QAItem]) -> list[QAItem]:
+    """The cold start's questions: ``cold_start.datasets`` when given (disjoint from every evaluation set,
+    as the training questions are), else the training questions themselves."""
+    if not config.cold_start.enabled or not config.cold_start.datasets:
+        return items
+    return check_disjoint(load_training_items(config, config.cold_start.datasets), config)

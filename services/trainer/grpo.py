@@ -33,7 +33,7 @@ from zerosearch.trainer.callbacks import (
 )
 from zerosearch.trainer.cold_start import run_cold_start
 from zerosearch.trainer.config import TrainConfig
-from zerosearch.trainer.data import check_disjoint, load_training_items
+from zerosearch.trainer.data import check_disjoint, cold_start_items, load_training_items
 from zerosearch.trainer.distributed import batch_split, current_ranks, is_main_process
 from zerosearch.trainer.launch import launch_ranks, needs_launch
 from zerosearch.trainer.memory import peft_config
@@ -200,10 +200,11 @@ def train(
         )
     items = load_training_items(config)
     items = check_disjoint(items, config)  # never train on an evaluation question (before simulator, model)
+    demonstrations = cold_start_items(config, items)
     backend = backend or training_backend(config)
     lock = run_dir.lock()
     try:
-        return _train_locked(config, run_dir, items, backend, conn, on_progress)
+        return _train_locked(config, run_dir, (items, demonstrations), backend, conn, on_progress)
     finally:
         lock.release()
 
@@ -211,11 +212,12 @@ def train(
 def _train_locked(
     config: TrainConfig,
     run_dir: RunDir,
-    items: list[QAItem],
+    questions: tuple[list[QAItem], list[QAItem]],
     backend: SearchBackend,
     conn: Any,
     on_progress: ProgressHook | None,
 ) -> dict[str, Any]:
+    items, demonstrations = questions  # GRPO's questions, the cold start's
 
     resume_from = run_dir.prepare(_snapshot(config), resume=config.resume)
     enqueuer = EvalEnqueuer(conn, config.eval, run_dir, config.data_dir)
@@ -229,7 +231,7 @@ def _train_locked(
     model_path = resolve_model(config.model)
     if config.cold_start.enabled:
         report_progress(state="cold_start")
-        model_path = run_cold_start(config, run_dir, items)
+        model_path = run_cold_start(config, run_dir, demonstrations)
     if resume_from is not None:
         run_dir.trim_metrics(checkpoint_step(resume_from) or 0)
     rollout = SearchRollout(

@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from zerosearch.common.errors import ConfigError
-from zerosearch.experiment.arms import check_shared_cold_start, train_payload
+from zerosearch.experiment.arms import SplitFiles, check_shared_cold_start, train_payload
 from zerosearch.experiment.cli import DEFAULT_EXPERIMENT
 from zerosearch.experiment.config import ArmKind, load_experiment
 from zerosearch.experiment.report import curves, markdown_table, summarize
@@ -30,8 +30,8 @@ def _experiment(tmp_path: Path, **fields: object) -> Path:
     return path
 
 
-def _split(tmp_path: Path) -> tuple[list[Path], list[Path]]:
-    return [tmp_path / "heldout" / "nq.jsonl"], [tmp_path / "train" / "nq.jsonl"]
+def _split(tmp_path: Path) -> SplitFiles:
+    return SplitFiles([tmp_path / "heldout" / "nq.jsonl"], [tmp_path / "train" / "nq.jsonl"])
 
 
 def test_the_shipped_experiment_names_four_arms_whose_configs_parse(tmp_path: Path) -> None:

@@ -130,3 +130,30 @@ def test_shipped_configs_name_train_splits(
     config = load_train_config(REPO / "configs" / name, data_dir=str(REPO / "data"))
     with pytest.raises(DatasetError, match=r"\(split train\)"):
         load_training_items(config)
+
+
+def test_the_cold_start_draws_from_its_own_datasets(tmp_path: Path, data_dir: Path) -> None:
+    from zerosearch.demo import split_heldout
+    from zerosearch.trainer.data import cold_start_items
+
+    eval_files, [train_file] = split_heldout(data_dir, tmp_path, {"nq": 20}, 30, seed=0)
+    rows = [json.loads(line) for line in train_file.read_text().splitlines()]
+    pool, others = _write(tmp_path / "pool.jsonl", rows[:2]), _write(tmp_path / "cold.jsonl", rows[2:])
+    eval_block = {"datasets": [str(p) for p in eval_files], "limit": None}
+    config = _config(
+        tmp_path, data_dir, datasets=[str(pool)], eval=eval_block,
+        cold_start={"enabled": True, "datasets": [str(others)]},
+    )  # fmt: skip
+    items = check_disjoint(load_training_items(config), config)
+    demonstrations = cold_start_items(config, items)
+    assert [i.question for i in items] == [r["question"] for r in rows[:2]]
+    assert {i.question for i in demonstrations} == {r["question"] for r in rows[2:]}
+    assert cold_start_items(config.model_copy(update={"cold_start": config.cold_start.model_copy(
+        update={"datasets": None})}), items) == items  # fmt: skip
+    heldout_row = json.loads(eval_files[0].read_text().splitlines()[0])
+    leaky = _write(tmp_path / "leaky.jsonl", [*rows[2:], heldout_row])
+    leaky_config = config.model_copy(
+        update={"cold_start": config.cold_start.model_copy(update={"datasets": [str(leaky)]})}
+    )
+    with pytest.raises(DatasetError, match="overlaps evaluation set"):
+        cold_start_items(leaky_config, items)  # the guard covers the cold start's questions too
