@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from zerosearch.common.documents import format_documents
-from zerosearch.common.errors import ConfigError
+from zerosearch.common.errors import ConfigError, DatasetError
+from zerosearch.common.metrics import contains_answer
 from zerosearch.common.models import load_tokenizer, resolve_model
 from zerosearch.common.search.base import SearchBackend, SearchRequest
 from zerosearch.common.search.bm25 import BM25Backend
@@ -43,16 +44,16 @@ def demo_query(item: QAItem) -> str:
 
 
 def demonstration_parts(
-    item: QAItem, documents: str, *, forced_answer: bool = False
+    item: QAItem, documents: str, *, forced_answer: bool = False, answer: str | None = None
 ) -> list[tuple[str, bool]]:
     """The completion of one demonstration as (text, trained) parts; documents are not trained on.
 
     ``forced_answer`` mirrors the agent loop when its search turns are used up (max_turns 1 after this
     one search): the loop then inserts the answer-only instruction before the answer turn, so the
-    demonstration shows it too (inserted, not trained).
+    demonstration shows it too (inserted, not trained). ``answer`` defaults to the first gold answer.
     """
     query = demo_query(item)
-    answer = item.golden_answers[0]
+    answer = answer if answer is not None else item.golden_answers[0]
     parts = [
         (f"<think> I need to look this up. </think>\n<search> {query} </search>", True),
         (information_block(documents), False),
@@ -87,16 +88,24 @@ def build_demonstrations(
     top_k: int,
     max_length: int,
     forced_answer: bool = False,
+    answer_in_documents: bool = False,
+    limit: int | None = None,
 ) -> list[dict[str, list[int]]]:
-    """Pre-tokenized demonstrations: ``input_ids`` and ``completion_mask`` (1 = trained token).
+    """Pre-tokenized demonstrations: ``input_ids`` and ``completion_mask`` (1 = trained token), at most
+    ``limit``.
 
     A demonstration longer than ``max_length`` loses document text, never its trained tail: cutting the
-    end would drop the ``<answer>`` the cold start exists to teach.
+    end would drop the ``<answer>`` the cold start exists to teach. With ``answer_in_documents`` only
+    questions whose (shortened) documents contain a gold answer become demonstrations, answering with the
+    gold found there: the policy is shown copying the answer from the documents, never answering from
+    documents that do not hold it.
     """
     requests = [SearchRequest(query=demo_query(item), k=top_k, question=item.question) for item in items]
     results = backend.search_batch(requests)
-    rows = []
+    rows: list[dict[str, list[int]]] = []
     for item, result in zip(items, results, strict=True):
+        if limit is not None and len(rows) >= limit:
+            break
         prompt_ids = tokenizer.encode(
             build_prompt(item.question, tokenizer=tokenizer), add_special_tokens=False
         )
@@ -113,6 +122,13 @@ def build_demonstrations(
             parts = _encode_parts(
                 tokenizer, demonstration_parts(item, documents, forced_answer=forced_answer)
             )
+        if answer_in_documents:
+            found = [gold for gold in item.golden_answers if contains_answer(documents, [gold])]
+            if not found:
+                continue
+            parts = _encode_parts(
+                tokenizer, demonstration_parts(item, documents, forced_answer=forced_answer, answer=found[0])
+            )
         ids, mask = list(prompt_ids), [0] * len(prompt_ids)
         for (
             part,
@@ -123,6 +139,12 @@ def build_demonstrations(
         ids.append(tokenizer.eos_token_id)
         mask.append(1)  # learn to stop after </answer>
         rows.append({"input_ids": ids[:max_length], "completion_mask": mask[:max_length]})
+    if items and not rows and answer_in_documents:
+        raise DatasetError(
+            f"cold_start.answer_in_documents: none of {len(items)} questions has a gold answer in its "
+            "top-k documents; give more training questions or turn it off",
+            param="cold_start.answer_in_documents",
+        )
     if items and not rows:
         raise ConfigError(
             f"cold_start.max_length={max_length} is too short for any demonstration (prompt, search, "
@@ -150,7 +172,9 @@ def run_cold_start(config: TrainConfig, run_dir: RunDir, items: list[QAItem]) ->
     model_path = resolve_model(config.model)
     tokenizer = load_tokenizer(model_path, padding_side="right")
     backend = demo_backend(config)
-    chosen = [item for item in items if item.golden_answers][: settings.examples]
+    chosen = [item for item in items if item.golden_answers]
+    if not settings.answer_in_documents:  # every searched question becomes a demonstration
+        chosen = chosen[: settings.examples]
     rows = build_demonstrations(
         chosen,
         backend,
@@ -158,6 +182,8 @@ def run_cold_start(config: TrainConfig, run_dir: RunDir, items: list[QAItem]) ->
         top_k=settings.top_k,
         max_length=settings.max_length,
         forced_answer=config.rollout.max_turns == 1,  # the loop's answer-only turn follows the first search
+        answer_in_documents=settings.answer_in_documents,
+        limit=settings.examples,
     )
     log.info("cold start: SFT on %d demonstrations for %s epochs", len(rows), settings.epochs)
     args = SFTConfig(

@@ -34,6 +34,7 @@ __all__ = [
     "ColdStartConfig",
     "CurriculumConfig",
     "EvalAfterCheckpoint",
+    "PoolConfig",
     "TrainConfig",
     "load_train_config",
     "parse_train_config",
@@ -74,6 +75,11 @@ class ColdStartConfig(BaseModel):
     examples: int = Field(
         default=64, ge=1, le=100_000, description="Demonstrations built from the train set."
     )
+    answer_in_documents: bool = Field(
+        default=False,
+        description="Only questions whose documents contain a gold answer become demonstrations (all "
+        "training questions are searched to find `examples` of them).",
+    )
     datasets: list[str] | None = Field(
         default=None,
         min_length=1,
@@ -91,6 +97,27 @@ class ColdStartConfig(BaseModel):
     )
     top_k: int = Field(default=3, ge=1, le=MAX_TOP_K, description="Documents in each demonstration.")
     max_length: int = Field(default=512, ge=32, le=32768, description="Longest demonstration in tokens.")
+
+
+class PoolConfig(BaseModel):
+    """Before GRPO, keep only questions the starting policy answers sometimes but not always
+    (zerosearch.trainer.pool): a group whose rollouts all score the same gives no gradient."""
+
+    model_config = _STRICT
+
+    enabled: bool = Field(default=False, description="Probe the starting policy and train on its pool.")
+    candidates: int = Field(
+        default=24, ge=1, le=100_000, description="Training questions probed (the first N)."
+    )
+    samples: int = Field(default=4, ge=2, le=64, description="Sampled rollouts per probed question.")
+    size: int = Field(
+        default=4, ge=1, le=100_000, description="Questions kept: the first with 0 < mean reward < 1."
+    )
+    search: Literal["bm25", "training"] = Field(
+        default="bm25",
+        description="Engine of the probe: bm25 over the local corpus (arms that train against different "
+        "engines then share one pool) or the run's own search.",
+    )
 
 
 class EvalAfterCheckpoint(BaseModel):
@@ -196,6 +223,7 @@ class TrainConfig(BaseModel):
         description="Simulator client timeout_s/retries/backoff_s (a restart takes ~10 s on CPU).",
     )
     cold_start: ColdStartConfig = Field(default_factory=ColdStartConfig, description="Cold-start SFT.")
+    pool: PoolConfig = Field(default_factory=PoolConfig, description="GRPO's learnable question pool.")
     output_dir: Path = Field(description="Run folder: checkpoints, metrics.jsonl, plots, final model.")
     checkpoint_interval: int = Field(default=50, ge=1, description="Save a checkpoint every N steps.")
     seed: int = Field(default=42, ge=0, description="Seed for data order, sampling and simulator draws.")

@@ -38,6 +38,7 @@ from zerosearch.trainer.distributed import batch_split, current_ranks, is_main_p
 from zerosearch.trainer.launch import launch_ranks, needs_launch
 from zerosearch.trainer.memory import peft_config
 from zerosearch.trainer.plots import write_plots
+from zerosearch.trainer.pool import learnable_pool
 from zerosearch.trainer.ranked import RanksCallback, publish_model
 from zerosearch.trainer.reward import make_reward_function
 from zerosearch.trainer.rollout import SearchRollout
@@ -151,6 +152,13 @@ def transformers_policy(trainer: Any) -> Any:
     return TransformersPolicy(model, trainer.processing_class, return_logprobs=False)
 
 
+def _probe_policy(model_path: str) -> TransformersPolicy:
+    """The model GRPO starts from, as a sampling policy for the pool's probe (no logprobs needed)."""
+    policy = TransformersPolicy.from_pretrained(model_path)
+    policy.return_logprobs = False
+    return policy
+
+
 def _snapshot(config: TrainConfig) -> dict[str, Any]:
     return config.model_dump(mode="json")
 
@@ -232,6 +240,12 @@ def _train_locked(
     if config.cold_start.enabled:
         report_progress(state="cold_start")
         model_path = run_cold_start(config, run_dir, demonstrations)
+    if config.pool.enabled:  # before GRPO: keep the questions the starting policy answers only sometimes
+        report_progress(state="pool")
+        start = str(model_path)
+        items = learnable_pool(
+            config, run_dir, lambda: _probe_policy(start), items, backend, rollout_settings(config)
+        )
     if resume_from is not None:
         run_dir.trim_metrics(checkpoint_step(resume_from) or 0)
     rollout = SearchRollout(

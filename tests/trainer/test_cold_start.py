@@ -52,3 +52,27 @@ def test_max_length_too_short_for_any_demonstration_is_a_config_error(tokenizer,
 
     with pytest.raises(ConfigError, match=r"cold_start\.max_length=64"):
         build_demonstrations(ITEMS, BM25Backend(corpus_path), tokenizer, top_k=1, max_length=64)
+
+
+def test_answer_in_documents_keeps_only_demonstrations_that_can_be_copied(
+    tokenizer, corpus_path: Path, data_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from zerosearch.common.datasets import load_benchmark
+    from zerosearch.common.metrics import contains_answer
+
+    items = load_benchmark("nq", data_dir=data_dir)[:30]
+    backend = BM25Backend(corpus_path)
+    rows = build_demonstrations(items, backend, tokenizer, top_k=3, max_length=512, answer_in_documents=True)
+    capped = build_demonstrations(
+        items, backend, tokenizer, top_k=3, max_length=512, answer_in_documents=True, limit=2
+    )
+    assert 0 < len(rows) < len(items) and len(capped) == 2  # a filter, and the limit counts kept ones
+    for row in rows:
+        ids, mask = row["input_ids"], row["completion_mask"]
+        masked = tokenizer.decode([i for i, m in zip(ids, mask, strict=True) if not m])
+        trained = tokenizer.decode([i for i, m in zip(ids, mask, strict=True) if m])
+        answer = trained.split("<answer>")[1].split("</answer>")[0].strip()
+        documents = masked.rsplit("<information>", 1)[1].split("</information>")[
+            0
+        ]  # the last block: the prompt names the tags too
+        assert contains_answer(documents, [answer])  # the demonstrated answer is in its own documents

@@ -1,0 +1,124 @@
+"""GRPO's learnable pool: before GRPO, keep the training questions the starting policy answers sometimes
+but not always.
+
+A group whose rollouts all score the same has zero advantage, so it gives no gradient: with a 135M policy
+most groups score 0 everywhere (docs/benchmarks.md, "Learning signal"). DAPO (Yu et al., 2025) drops such
+groups online and samples again; on a small machine it is cheaper to probe once. The starting policy (after
+the cold start) samples ``samples`` rollouts of each of the first ``candidates`` training questions, and
+GRPO trains on the first ``size`` questions whose mean reward is strictly between 0 and 1. The probe is
+seeded by the run's seed and searches BM25 by default, so arms of one seed that train against different
+engines get the same pool. Every pass rate goes to ``<run>/pool.json``; a resumed run reads its pool back.
+
+    items = learnable_pool(config, run_dir, lambda: TransformersPolicy.from_pretrained(path), items, backend, settings)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+
+from zerosearch.common.agent import run_rollouts
+from zerosearch.common.errors import ConfigError, DatasetError
+from zerosearch.common.io import default_corpus
+from zerosearch.common.policy import Policy
+from zerosearch.common.search.base import SearchBackend
+from zerosearch.common.search.factory import make_backend
+from zerosearch.common.settings import get_common_settings
+from zerosearch.common.trajectory import QAItem, RolloutConfig
+from zerosearch.trainer.config import TrainConfig
+from zerosearch.trainer.distributed import current_ranks
+from zerosearch.trainer.reward import answer_reward
+from zerosearch.trainer.run_dir import RunDir
+
+__all__ = ["POOL_FILE", "learnable_pool", "pass_rates", "pick_learnable"]
+
+log = logging.getLogger(__name__)
+
+POOL_FILE = "pool.json"
+_CHUNK = 32  # rollouts per batched call: bounds the KV cache of one generate
+
+
+def pass_rates(
+    policy: Policy,
+    backend: SearchBackend,
+    items: list[QAItem],
+    settings: RolloutConfig,
+    samples: int,
+    reward: str,
+) -> list[float]:
+    """Mean reward of ``samples`` sampled rollouts of each item, in item order."""
+    repeated = [item for item in items for _ in range(samples)]
+    rewards: list[float] = []
+    for start in range(0, len(repeated), _CHUNK):
+        chunk = repeated[start : start + _CHUNK]
+        seeded = settings.model_copy(
+            update={"seed": None if settings.seed is None else settings.seed + start}
+        )
+        for trajectory in run_rollouts(policy, backend, chunk, seeded):
+            rewards.append(answer_reward(trajectory.answer, trajectory.item.golden_answers, reward))
+    return [statistics.fmean(rewards[i * samples : (i + 1) * samples]) for i in range(len(items))]
+
+
+def pick_learnable(items: list[QAItem], rates: list[float], size: int) -> list[QAItem]:
+    """The first ``size`` items whose pass rate is strictly between 0 and 1 (a group of them can differ)."""
+    return [item for item, rate in zip(items, rates, strict=True) if 0.0 < rate < 1.0][:size]
+
+
+def _probe_backend(config: TrainConfig, training: SearchBackend) -> SearchBackend:
+    if config.pool.search == "training":
+        return training
+    data_dir = config.data_dir or get_common_settings().data_dir
+    return make_backend("bm25", corpus=default_corpus(Path(data_dir)))
+
+
+def learnable_pool(
+    config: TrainConfig,
+    run_dir: RunDir,
+    starting_policy: Callable[[], Policy],
+    items: list[QAItem],
+    training_backend: SearchBackend,
+    settings: RolloutConfig,
+) -> list[QAItem]:
+    """GRPO's questions: the pool of ``config.pool`` chosen by probing ``starting_policy()`` (the model GRPO
+    starts from), or the pool a resumed run chose before."""
+    if current_ranks().distributed:  # each rank would probe and write on its own
+        raise ConfigError(
+            "pool.enabled runs in one process: choose the pool in a single-process run (its pool.json) "
+            "and train on those questions as datasets",
+            param="pool.enabled",
+        )
+    path = run_dir.root / POOL_FILE
+    by_question = {item.question: item for item in items}
+    if path.is_file():
+        chosen = [by_question[q] for q in json.loads(path.read_text())["pool"] if q in by_question]
+        log.info("pool: %d questions chosen before (%s)", len(chosen), path)
+        return chosen
+    pool = config.pool
+    candidates = items[: pool.candidates]
+    policy = starting_policy()
+    probe = settings.model_copy(update={"noise": 0.0, "seed": config.seed})
+    rates = pass_rates(
+        policy, _probe_backend(config, training_backend), candidates, probe, pool.samples, config.reward
+    )
+    chosen = pick_learnable(candidates, rates, pool.size)
+    report = {
+        "pool": [item.question for item in chosen],
+        "probed": [
+            {"question": item.question, "pass_rate": rate}
+            for item, rate in zip(candidates, rates, strict=True)
+        ],
+        "settings": pool.model_dump(mode="json"),
+    }
+    path.write_text(json.dumps(report, indent=2))
+    log.info("pool: %d of %d probed questions have 0 < pass rate < 1 (%d kept); %s",
+             sum(0 < r < 1 for r in rates), len(candidates), len(chosen), path)  # fmt: skip
+    if len(chosen) < config.prompts_per_step:
+        raise DatasetError(
+            f"pool: {len(chosen)} of {len(candidates)} probed questions have a pass rate strictly between 0 and "
+            f"1, fewer than prompts_per_step={config.prompts_per_step}; raise pool.candidates or pool.samples",
+            param="pool.candidates",
+        )
+    return chosen

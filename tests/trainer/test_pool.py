@@ -1,0 +1,90 @@
+"""GRPO's learnable pool: the probe's pass rates pick the questions, the choice is written and read back."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.utils.fakes import EchoBackend, QuestionPolicy
+from zerosearch.common.errors import ConfigError, DatasetError
+from zerosearch.common.trajectory import QAItem, RolloutConfig
+from zerosearch.trainer.config import parse_train_config
+from zerosearch.trainer.pool import POOL_FILE, learnable_pool, pick_learnable
+from zerosearch.trainer.run_dir import RunDir
+
+ITEMS = [
+    QAItem(id=name, question=f"where is {name}?", golden_answers=[f"{name} town"])
+    for name in ("always", "half", "never", "quarter", "also-half")
+]
+SETTINGS = RolloutConfig(max_turns=1, max_new_tokens=64, max_completion_tokens=512, top_k=1)
+
+
+@pytest.fixture(scope="module")
+def tokenizer(bundled_model_path: str):  # type: ignore[no-untyped-def]
+    from zerosearch.common.models import load_tokenizer
+
+    return load_tokenizer(bundled_model_path)
+
+
+def _answers():  # type: ignore[no-untyped-def]
+    """Right every time for 'always', never for 'never', on alternate samples for the halves, once in four
+    for 'quarter' (counters per question, as sampled rollouts of one question differ)."""
+    counters = {item.question: itertools.count() for item in ITEMS}
+    every = {"always": 1, "half": 2, "never": 0, "quarter": 4, "also-half": 2}
+
+    def answer_for(question: str) -> str:
+        name = question.removeprefix("where is ").removesuffix("?")
+        n = next(counters[question])
+        return f"{name} town" if every[name] and n % every[name] == 0 else "nowhere"
+
+    return answer_for
+
+
+def _config(tmp_path: Path, **pool: object):  # type: ignore[no-untyped-def]
+    return parse_train_config({
+        "model": "smollm2-135m", "simulator_url": "http://127.0.0.1:1", "datasets": ["nq"],
+        "prompts_per_step": 1, "num_generations": 2, "output_dir": str(tmp_path / "run"),
+        "pool": {"enabled": True, "samples": 4, "search": "training", **pool},
+    })  # fmt: skip
+
+
+def test_only_questions_answered_sometimes_are_kept() -> None:
+    assert pick_learnable(ITEMS, [1.0, 0.5, 0.0, 0.25, 0.5], size=2) == [ITEMS[1], ITEMS[3]]
+    assert pick_learnable(ITEMS, [1.0, 0.5, 0.0, 0.25, 0.5], size=9) == [ITEMS[1], ITEMS[3], ITEMS[4]]
+
+
+def test_the_probe_chooses_and_a_resumed_run_reads_the_choice_back(tokenizer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config, run_dir = _config(tmp_path, size=2), RunDir(tmp_path / "run")
+    run_dir.root.mkdir(parents=True)
+    backend = EchoBackend()
+    policies = []
+
+    def policy() -> QuestionPolicy:
+        policies.append(QuestionPolicy(tokenizer, _answers()))
+        return policies[-1]
+
+    chosen = learnable_pool(config, run_dir, policy, ITEMS, backend, SETTINGS)
+    assert [i.id for i in chosen] == ["half", "quarter"]  # first two with 0 < pass rate < 1, file order
+    report = json.loads((run_dir.root / POOL_FILE).read_text())
+    assert [p["pass_rate"] for p in report["probed"]] == [1.0, 0.5, 0.0, 0.25, 0.5]
+    assert len(backend.requests) == 5 * 4  # every sample searched the training engine (search: training)
+    again = learnable_pool(config, run_dir, policy, ITEMS, backend, SETTINGS)
+    assert again == chosen and len(policies) == 1  # read back: no second probe
+
+
+def test_a_pool_too_small_for_a_step_is_one_clear_error(tokenizer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = _config(tmp_path, candidates=1)  # only 'always': pass rate 1, no gradient possible
+    run_dir = RunDir(tmp_path / "run")
+    run_dir.root.mkdir(parents=True)
+    with pytest.raises(DatasetError, match=r"pool: 0 of 1 probed questions .* raise pool.candidates"):
+        learnable_pool(
+            config, run_dir, lambda: QuestionPolicy(tokenizer, _answers()), ITEMS, EchoBackend(), SETTINGS
+        )
+
+
+def test_bad_pool_settings_name_the_field(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"pool\.samples"):
+        _config(tmp_path, samples=1)  # one sample cannot show "sometimes"
