@@ -71,3 +71,33 @@ def test_child_that_dies_before_ready_is_reported_with_its_log(tmp_path: Path) -
         child = sup.start("broken", [sys.executable, "-c", "import sys; print('boom at start'); sys.exit(3)"])
         with pytest.raises(ServerError, match="boom at start"):
             sup.wait_http(child, "http://127.0.0.1:9/readyz", timeout_s=20)
+
+
+_PARENT = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from zerosearch.common.processes import Supervisor
+    with Supervisor(log_dir=Path(sys.argv[1])) as sup:
+        child = sup.start("sleeper", [sys.executable, "-c", "import time; time.sleep(600)"])
+        Path(sys.argv[2]).write_text(str(child.process.pid))
+        time.sleep(600)
+    """
+)
+
+
+def test_sigterm_to_the_parent_stops_its_children(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+
+    pid_file = tmp_path / "child.pid"
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT, str(tmp_path / "logs"), str(pid_file)])
+    for _ in range(400):  # the parent writes its child's pid once started
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.05)
+    child = int(pid_file.read_text())
+    assert _alive(child)
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(timeout=30) == 128 + signal.SIGTERM  # unwound, not killed outright
+    assert not _alive(child)  # no orphan left behind

@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,11 +62,13 @@ class Child:
 
 @dataclass
 class Supervisor:
-    """Starts children, waits on their readiness and stops every one of them on exit (also on Ctrl-C)."""
+    """Starts children, waits on their readiness and stops every one of them on exit (also on Ctrl-C, and
+    on SIGTERM while it is the context manager of the main thread: `kill`, `timeout`, a container stop)."""
 
     log_dir: Path = field(default_factory=lambda: Path.cwd() / "runs" / "logs")
     stop_timeout_s: float = 20.0
     children: list[Child] = field(default_factory=list)
+    _previous_sigterm: object = field(default=None, repr=False)
 
     def start(self, name: str, command: list[str], *, env: dict[str, str] | None = None) -> Child:
         """Start ``command`` in a new process group; stdout and stderr go to ``<log_dir>/<name>.log``."""
@@ -157,10 +160,24 @@ class Supervisor:
         self.children.clear()
 
     def __enter__(self) -> Supervisor:
+        # Python's default SIGTERM ends the process without unwinding, which would orphan every child
+        # (the simulator, llama-server, the workers and their jobs): turn it into SystemExit instead.
+        if threading.current_thread() is threading.main_thread():
+            self._previous_sigterm = signal.signal(signal.SIGTERM, _exit_on_sigterm)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop_all()
+        try:
+            self.stop_all()
+        finally:
+            if self._previous_sigterm is not None:
+                signal.signal(signal.SIGTERM, self._previous_sigterm)  # type: ignore[arg-type]
+                self._previous_sigterm = None
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    log.warning("SIGTERM: stopping every child process")
+    raise SystemExit(128 + signum)
 
 
 def _descendants(pid: int) -> list[psutil.Process]:
