@@ -249,6 +249,21 @@ def run_rollouts(
         )
     if not items:
         return []
+    policy.forget()  # nothing from an earlier batch (older weights) may be reused
+    try:
+        return _roll_out(policy, backend, items, config, on_turn, timings)
+    finally:
+        policy.forget()
+
+
+def _roll_out(
+    policy: Policy,
+    backend: SearchBackend | None,
+    items: list[QAItem],
+    config: RolloutConfig,
+    on_turn: TurnCallback | None,
+    timings: dict[str, float] | None,
+) -> list[Trajectory]:
     loop = _Loop(policy, backend, config, timings)
     docs: list[str | None] = [None] * len(items)
     rag_calls: list[SearchCall] = []

@@ -52,5 +52,9 @@ class Policy(ABC):
     ) -> list[Generation]:
         """Continue every prompt; stop each at the first of ``stop`` (kept in the text) or EOS."""
 
+    def forget(self) -> None:
+        """Drop state kept between the calls of one rollout batch (the transformers policy's KV cache); the
+        agent loop calls it before and after every batch (default: nothing kept)."""
+
     def close(self) -> None:
         """Release the engine (default: nothing to release)."""

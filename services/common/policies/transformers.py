@@ -1,8 +1,10 @@
 """The transformers policy engine: batched, left-padded generation on CPU or one GPU.
 
 Accepts an already-loaded model (the trainer passes the model it is training) or loads one by spec.
-Each call runs ONE ``generate`` over the whole batch with the KV cache; prompts are re-encoded from their
-token ids each turn (the loop passes prompt + history), which is the simple choice on CPU.
+Each call runs ONE ``generate`` over the whole batch with the KV cache. Within one rollout batch the keys
+and values of what earlier turns already ran are reused (``kv_reuse``): the answer turn computes only the
+inserted documents and what follows, and the rows of a group prefill their shared prompt once. The agent
+loop calls :meth:`TransformersPolicy.forget` around every batch, so no cache outlives a weight update.
 
     policy = TransformersPolicy.from_pretrained("smollm2-135m")
     [gen] = policy.generate([ids], max_new_tokens=64, stop=["</search>"], temperature=0.0, top_p=1.0)
@@ -11,10 +13,12 @@ token ids each turn (the loop passes prompt + history), which is the simple choi
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 from typing import TYPE_CHECKING, Any
 
 from zerosearch.common.errors import EngineError
+from zerosearch.common.policies.kv_reuse import CachedRows, build_cache, plan_reuse
 from zerosearch.common.policy import Generation, Policy, eos_cut
 
 if TYPE_CHECKING:
@@ -55,15 +59,28 @@ def cut_at_stop(
     return low, found
 
 
+def _cache_kwarg(model: Any) -> str:
+    """The keyword that hands a KV cache to ``model`` (``cache`` since transformers 5.24, else
+    ``past_key_values``)."""
+    return "cache" if "cache" in inspect.signature(type(model).forward).parameters else "past_key_values"
+
+
 class TransformersPolicy(Policy):
     """A transformers causal LM behind the :class:`Policy` interface."""
 
     def __init__(
-        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, *, return_logprobs: bool = True
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        return_logprobs: bool = True,
+        reuse_kv: bool = True,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.return_logprobs = return_logprobs
+        self.reuse_kv = reuse_kv
+        self._cached: CachedRows | None = None
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         # Ids that end a continuation without a stop string: EOS (and pad, when it differs).
@@ -78,6 +95,35 @@ class TransformersPolicy(Policy):
 
         model, tokenizer = load_causal_lm(spec, dtype=dtype, device=device)
         return cls(model, tokenizer)
+
+    def forget(self) -> None:
+        """Drop the keys and values kept from the last call (the weights may change before the next batch)."""
+        self._cached = None
+
+    def _shared_prompts(self, prompts: list[list[int]]) -> CachedRows | None:
+        """With no cache yet: prefill each distinct prompt once when the batch repeats prompts (a group)."""
+        # Heavy dependency (torch, transformers): imported on use, so importing this module stays light.
+        from transformers import DynamicCache
+
+        distinct = [list(p) for p in dict.fromkeys(tuple(p) for p in prompts)]
+        if len(distinct) == len(prompts):
+            return None
+        input_ids, attention = self._pad(distinct)
+        cache = DynamicCache()
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        decoder = self.model.get_decoder()
+        decoder(input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True,
+                **{_cache_kwarg(decoder): cache})  # fmt: skip
+        width = input_ids.shape[1]
+        return CachedRows(cache, distinct, [width - len(p) for p in distinct])
+
+    def _reused_cache(self, prompts: list[list[int]]) -> Any:
+        """A cache holding what this batch shares with the last call (or with itself), else None."""
+        if not self.reuse_kv:
+            return None
+        cached = self._cached or self._shared_prompts(prompts)
+        reuse = plan_reuse(cached, prompts) if cached is not None else None
+        return build_cache(cached, prompts, reuse) if cached is not None and reuse is not None else None
 
     def _pad(self, prompts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         # Heavy dependency (torch): imported on use, so importing this module stays light.
@@ -128,9 +174,12 @@ class TransformersPolicy(Policy):
             if seed is not None:
                 torch.manual_seed(seed)
             try:
+                cache = self._reused_cache(prompts)
                 out = self.model.generate(
                     input_ids=input_ids,
                     attention_mask=attention,
+                    use_cache=True,
+                    **{_cache_kwarg(self.model): cache},
                     max_new_tokens=max_new_tokens,
                     stop_strings=[s for s in stop if s] or None,
                     tokenizer=self.tokenizer,
@@ -143,7 +192,17 @@ class TransformersPolicy(Policy):
                 raise EngineError(f"generation failed: {exc}") from exc
             finally:
                 self.model.train(was_training)
-        new = out.sequences[:, input_ids.shape[1] :].tolist()
+        sequences = out.sequences.tolist()
+        width = input_ids.shape[1]
+        kept = getattr(out, "cache", None) or getattr(
+            out, "past_key_values", None
+        )  # transformers ≥5.24 / older
+        self._cached = (
+            CachedRows.after_generate(kept, sequences, [width - len(p) for p in prompts])
+            if self.reuse_kv and kept is not None
+            else None
+        )
+        new = [row[width:] for row in sequences]
         logprobs = self._sampled_logprobs(out, temperature) if self.return_logprobs else None
         generations = []
         for row, ids in enumerate(new):

@@ -1,0 +1,91 @@
+"""KV reuse across turns: the plan, and the bundled model giving the same greedy text with and without it
+while it computes fewer columns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.utils.fakes import EchoBackend, QuestionPolicy
+from zerosearch.common.agent import run_rollouts
+from zerosearch.common.policies.kv_reuse import CachedRows, common_prefix, plan_reuse
+from zerosearch.common.template import build_prompt
+from zerosearch.common.trajectory import QAItem, RolloutConfig
+
+
+def test_common_prefix() -> None:
+    assert common_prefix([1, 2, 3], [1, 2, 4]) == 2
+    assert (
+        common_prefix([1, 2], [1, 2, 3]) == 2 and common_prefix([], [1]) == 0 and common_prefix([5], [6]) == 0
+    )
+
+
+def test_the_plan_takes_the_longest_cached_prefix_and_the_narrowest_row() -> None:
+    shared = list(range(100, 140))  # 40 tokens both cached rows start with
+    cached = CachedRows(None, [shared + [1] * 10, shared + [2] * 20], [0, 0])  # type: ignore[arg-type]
+    prompts = [shared + [2] * 20 + [7] * 5, shared + [1] * 10 + [8] * 30]  # lengths 65 and 80
+    reuse = plan_reuse(cached, prompts)
+    assert reuse is not None and reuse.sources == [1, 0]
+    # row 0: pad 15 + 60 reusable = 75; row 1: pad 0 + 50 reusable = 50 → 50 columns cached for both
+    assert reuse.width == 50
+    assert plan_reuse(cached, [[9] * 30]) is None  # nothing shared: prefill as usual
+    whole = plan_reuse(cached, [shared + [1] * 10])  # a prompt held entirely: its last token is fed again
+    assert whole is not None and whole.width == 49
+
+
+class _Forgetful(QuestionPolicy):
+    forgotten = 0
+
+    def forget(self) -> None:
+        self.forgotten += 1
+
+
+def test_the_agent_loop_forgets_before_and_after_every_batch(tokenizer: Any) -> None:
+    policy = _Forgetful(tokenizer, lambda question: "Melville")
+    items = [QAItem(id="q", question="who wrote moby dick", golden_answers=["Melville"])]
+    run_rollouts(policy, EchoBackend(), items, RolloutConfig(max_turns=1, max_new_tokens=32, top_k=1))
+    assert policy.forgotten == 2
+
+
+def _columns(policy: Any) -> tuple[list[int], Any]:
+    """Record the columns every forward of the decoder computes (and the hook's handle, to remove it)."""
+    seen: list[int] = []
+    handle = policy.model.get_decoder().register_forward_pre_hook(
+        lambda module, args, kwargs: seen.append(kwargs["input_ids"].shape[1]), with_kwargs=True
+    )
+    return seen, handle
+
+
+def test_reuse_gives_the_same_greedy_text_and_computes_less(policy: Any) -> None:
+    tok = policy.tokenizer
+    questions = ["who wrote moby dick"] * 3 + ["when did the berlin wall fall"]
+    prompts = [tok.encode(build_prompt(q, tokenizer=tok), add_special_tokens=False) for q in questions]
+    info = tok.encode(
+        "\n\n<information>Doc 1: (Title: Moby-Dick) Moby-Dick is an 1851 novel by Herman Melville.</information>\n",
+        add_special_tokens=False,
+    )
+    columns, hook = _columns(policy)
+    texts, first_forward = {}, {}
+    for reuse in (False, True):
+        policy.reuse_kv = reuse
+        policy.forget()
+        columns.clear()
+        one = policy.generate(
+            prompts, max_new_tokens=24, stop=["</search>", "</answer>"], temperature=0.0, top_p=1.0
+        )
+        turn_one = len(columns)
+        two = policy.generate(
+            [p + g.ids + info for p, g in zip(prompts, one, strict=True)],
+            max_new_tokens=16, stop=["</answer>"], temperature=0.0, top_p=1.0,
+        )  # fmt: skip
+        texts[reuse] = [g.text for g in one + two]
+        first_forward[reuse] = (columns[0], columns[turn_one])  # the prefill of each turn
+        assert (policy._cached is not None) is reuse
+    hook.remove()
+    policy.forget()
+    policy.reuse_kv = True
+    assert texts[True] == texts[False]
+    width = max(len(p) for p in prompts)
+    assert first_forward[False][0] == width and first_forward[False][1] > width
+    # with reuse the group's prompt was prefilled once (one row of 3), then turn 1 fed 1 column; the answer
+    # turn fed only what the search turn had not run
+    assert first_forward[True][1] < first_forward[False][1] - width // 2
