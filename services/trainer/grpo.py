@@ -243,8 +243,13 @@ def _train_locked(
     if config.pool.enabled:  # before GRPO: keep the questions the starting policy answers only sometimes
         report_progress(state="pool")
         start = str(model_path)
+        probe_backend = (  # bm25: arms that train against different engines get one pool
+            training_backend(config.model_copy(update={"search": "bm25"}))
+            if config.pool.search == "bm25"
+            else backend
+        )
         items = learnable_pool(
-            config, run_dir, lambda: _probe_policy(start), items, backend, rollout_settings(config)
+            config, run_dir, lambda: _probe_policy(start), items, probe_backend, rollout_settings(config)
         )
     if resume_from is not None:
         run_dir.trim_metrics(checkpoint_step(resume_from) or 0)

@@ -9,7 +9,7 @@ GRPO trains on the first ``size`` questions whose mean reward is strictly betwee
 seeded by the run's seed and searches BM25 by default, so arms of one seed that train against different
 engines get the same pool. Every pass rate goes to ``<run>/pool.json``; a resumed run reads its pool back.
 
-    items = learnable_pool(config, run_dir, lambda: TransformersPolicy.from_pretrained(path), items, backend, settings)
+    items = learnable_pool(config, run_dir, lambda: TransformersPolicy.from_pretrained(path), items, bm25, settings)
 """
 
 from __future__ import annotations
@@ -18,15 +18,11 @@ import json
 import logging
 import statistics
 from collections.abc import Callable
-from pathlib import Path
 
 from zerosearch.common.agent import run_rollouts
 from zerosearch.common.errors import ConfigError, DatasetError
-from zerosearch.common.io import default_corpus
 from zerosearch.common.policy import Policy
 from zerosearch.common.search.base import SearchBackend
-from zerosearch.common.search.factory import make_backend
-from zerosearch.common.settings import get_common_settings
 from zerosearch.common.trajectory import QAItem, RolloutConfig
 from zerosearch.trainer.config import TrainConfig
 from zerosearch.trainer.distributed import current_ranks
@@ -67,23 +63,17 @@ def pick_learnable(items: list[QAItem], rates: list[float], size: int) -> list[Q
     return [item for item, rate in zip(items, rates, strict=True) if 0.0 < rate < 1.0][:size]
 
 
-def _probe_backend(config: TrainConfig, training: SearchBackend) -> SearchBackend:
-    if config.pool.search == "training":
-        return training
-    data_dir = config.data_dir or get_common_settings().data_dir
-    return make_backend("bm25", corpus=default_corpus(Path(data_dir)))
-
-
 def learnable_pool(
     config: TrainConfig,
     run_dir: RunDir,
     starting_policy: Callable[[], Policy],
     items: list[QAItem],
-    training_backend: SearchBackend,
+    probe_backend: SearchBackend,
     settings: RolloutConfig,
 ) -> list[QAItem]:
     """GRPO's questions: the pool of ``config.pool`` chosen by probing ``starting_policy()`` (the model GRPO
-    starts from), or the pool a resumed run chose before."""
+    starts from) against ``probe_backend`` (``pool.search``: bm25 or the run's own), or the pool a resumed
+    run chose before."""
     if current_ranks().distributed:  # each rank would probe and write on its own
         raise ConfigError(
             "pool.enabled runs in one process: choose the pool in a single-process run (its pool.json) "
@@ -100,9 +90,7 @@ def learnable_pool(
     candidates = items[: pool.candidates]
     policy = starting_policy()
     probe = settings.model_copy(update={"noise": 0.0, "seed": config.seed})
-    rates = pass_rates(
-        policy, _probe_backend(config, training_backend), candidates, probe, pool.samples, config.reward
-    )
+    rates = pass_rates(policy, probe_backend, candidates, probe, pool.samples, config.reward)
     chosen = pick_learnable(candidates, rates, pool.size)
     report = {
         "pool": [item.question for item in chosen],
