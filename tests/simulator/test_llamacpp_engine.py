@@ -160,6 +160,8 @@ def test_stops_before_doc_k_plus_1_and_keeps_the_budget(
 ) -> None:
     eng, loop = engine
     requests = (_request(3), _request(3, stop=("Doc 2:", "Doc 2 ")), _request(3, budget=5))
+    # Same cache state for all three (docs/simulator.md, "Seeds"): a first call puts the prompt in a slot.
+    loop.run_until_complete(eng.generate([_request(3, budget=1)]))
     free, stopped, short = (loop.run_until_complete(eng.generate([r]))[0] for r in requests)
     assert "Doc 2" in free.text  # without the stop rule the model goes on to a second document
     assert "Doc 2" not in stopped.text and free.text.startswith(stopped.text) and not stopped.truncated
