@@ -115,6 +115,7 @@ def _run_seed(
     """Every arm of one seed: GRPO arms first (the first runs the cold start), then the cold-start arms."""
     done: dict[str, dict[str, Any]] = {}
     shared: Path | None = None
+    first_run: dict[str, Any] | None = None
     order = experiment.grpo_arms() + [a for a in experiment.arms if a.kind is ArmKind.COLD_START]
     for arm in order:
         folder = arm_dir(out, arm, seed)
@@ -129,6 +130,8 @@ def _run_seed(
             console.rule(f"[bold]{label}")
             start = time.perf_counter()
             if arm.kind is ArmKind.GRPO:
+                if first_run is not None:
+                    _share_pool(first_run, payload)
                 result = _train(conn, payload, label, experiment.timeout_s)
             else:
                 assert shared is not None  # the config requires a GRPO arm, which ran first
@@ -139,7 +142,23 @@ def _run_seed(
             done[arm.name] = result
         if shared is None and arm.kind is ArmKind.GRPO:
             shared = Path(payload["output_dir"]) / "cold_start"
+            first_run = payload
     return done
+
+
+def _share_pool(first: dict[str, Any], payload: dict[str, Any]) -> None:
+    """Give a later GRPO arm the first arm's pool when both ask for the same one: the probe (same cold start,
+    seed and engine) would choose it again, and it costs minutes per arm."""
+    config, first_config = parse_train_config(payload), parse_train_config(first)
+    same_probe = config.pool.search == "bm25" or config.search == first_config.search
+    if not config.pool.enabled or config.pool != first_config.pool or not same_probe:
+        return
+    source = RunDir(Path(first["output_dir"])).pool_file
+    target = RunDir(Path(payload["output_dir"]))
+    if source.is_file() and not target.config_file.is_file() and not target.pool_file.is_file():
+        target.root.mkdir(parents=True, exist_ok=True)
+        target.pool_file.write_text(source.read_text())
+        log.info("%s: the first arm's pool (%s)", target.root, source)
 
 
 def _signal_arm(experiment: ExperimentConfig) -> str | None:

@@ -7,7 +7,8 @@ groups online and samples again; on a small machine it is cheaper to probe once.
 the cold start) samples ``samples`` rollouts of each of the first ``candidates`` training questions, and
 GRPO trains on the first ``size`` questions whose mean reward is strictly between 0 and 1. The probe is
 seeded by the run's seed and searches BM25 by default, so arms of one seed that train against different
-engines get the same pool. Every pass rate goes to ``<run>/pool.json``; a resumed run reads its pool back.
+engines get the same pool. Every pass rate goes to ``<run>/pool.json``; a resumed run reads its pool back, and so does a new run whose
+folder holds a ``pool.json`` before it starts (the experiment gives later arms of a seed the first arm's).
 
     items = learnable_pool(config, run_dir, lambda: TransformersPolicy.from_pretrained(path), items, bm25, settings)
 """
@@ -29,11 +30,10 @@ from zerosearch.trainer.distributed import current_ranks
 from zerosearch.trainer.reward import answer_reward
 from zerosearch.trainer.run_dir import RunDir
 
-__all__ = ["POOL_FILE", "learnable_pool", "pass_rates", "pick_learnable"]
+__all__ = ["learnable_pool", "pass_rates", "pick_learnable"]
 
 log = logging.getLogger(__name__)
 
-POOL_FILE = "pool.json"
 _CHUNK = 32  # rollouts per batched call: bounds the KV cache of one generate
 
 
@@ -80,7 +80,7 @@ def learnable_pool(
             "and train on those questions as datasets",
             param="pool.enabled",
         )
-    path = run_dir.root / POOL_FILE
+    path = run_dir.pool_file
     by_question = {item.question: item for item in items}
     if path.is_file():
         chosen = [by_question[q] for q in json.loads(path.read_text())["pool"] if q in by_question]

@@ -43,6 +43,7 @@ __all__ = ["HeldByRankZero", "RunDir", "checkpoint_step"]
 log = logging.getLogger(__name__)
 
 _LOCK_NAME = ".lock"
+_POOL_NAME = "pool.json"  # may be there before the run: a pool chosen elsewhere (the experiment's first arm)
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 # Fields that may change between a run and its resumption without changing what is trained.
 # ``processes`` only says how many ranks a job starts; the ranks that trained are ``world_size``.
@@ -90,6 +91,11 @@ class RunDir:
     def final_dir(self) -> Path:
         """The final model."""
         return self.root / "final"
+
+    @property
+    def pool_file(self) -> Path:
+        """GRPO's learnable pool (``pool.enabled``): the probe's pass rates and the questions kept."""
+        return self.root / _POOL_NAME
 
     @property
     def plots_dir(self) -> Path:
@@ -185,7 +191,7 @@ class RunDir:
     def _refuse_foreign(self) -> None:
         if self.config_file.is_file() or not self.root.exists():
             return
-        if any(p.name != _LOCK_NAME for p in self.root.iterdir()):
+        if any(p.name not in (_LOCK_NAME, _POOL_NAME) for p in self.root.iterdir()):
             raise ConfigError(
                 f"output_dir {self.root} is not empty and holds no run of ours: choose a new output_dir",
                 param="output_dir",

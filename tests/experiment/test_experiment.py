@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -14,8 +15,10 @@ from zerosearch.experiment.arms import SplitFiles, check_shared_cold_start, trai
 from zerosearch.experiment.cli import DEFAULT_EXPERIMENT
 from zerosearch.experiment.config import ArmKind, load_experiment
 from zerosearch.experiment.report import curves, markdown_table, summarize
+from zerosearch.experiment.runner import _share_pool
 from zerosearch.experiment.stats import mean_spread, signal_in_se, thirds
 from zerosearch.trainer.config import parse_train_config
+from zerosearch.trainer.run_dir import RunDir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,6 +67,22 @@ def test_later_arms_start_from_the_shared_cold_start(tmp_path: Path) -> None:
     )
     assert payload["model"] == str(tmp_path / "cs") and payload["cold_start"]["enabled"] is False
     assert payload["steps"] == 2 and payload["checkpoint_interval"] == 3
+
+
+def test_later_arms_of_a_seed_get_the_first_arms_pool(tmp_path: Path) -> None:
+    experiment = load_experiment(DEFAULT_EXPERIMENT)
+    first, bm25, noise0 = (
+        train_payload(experiment, arm, 1, tmp_path, _split(tmp_path), simulator_url="http://h:1")
+        for arm in experiment.grpo_arms()
+    )
+    chosen = {"pool": ["q1", "q2"], "probed": []}
+    RunDir(Path(first["output_dir"])).pool_file.parent.mkdir(parents=True)
+    RunDir(Path(first["output_dir"])).pool_file.write_text(json.dumps(chosen))
+    _share_pool(first, bm25)  # the same pool block, probed with bm25: the same pool
+    assert json.loads(RunDir(Path(bm25["output_dir"])).pool_file.read_text()) == chosen
+    noise0["pool"] = {**noise0["pool"], "size": 1}  # another pool asked for: the arm probes its own
+    _share_pool(first, noise0)
+    assert not RunDir(Path(noise0["output_dir"])).root.exists()
 
 
 @pytest.mark.parametrize(

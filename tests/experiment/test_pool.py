@@ -14,7 +14,7 @@ from zerosearch.common.search.base import SearchRequest
 from zerosearch.common.search.bm25 import BM25Backend
 from zerosearch.demo import split_heldout
 from zerosearch.experiment.arms import SplitFiles
-from zerosearch.experiment.pool import answerable, answerable_pool
+from zerosearch.experiment.pool import _quotas, answerable, answerable_pool
 
 
 def test_only_questions_whose_answer_bm25_finds_are_answerable(corpus_path: Path, data_dir: Path) -> None:
@@ -50,5 +50,30 @@ def test_too_few_answerable_questions_name_the_field(tmp_path: Path, corpus_path
     train.parent.mkdir()
     row = {"id": "1", "question": "qwzxv plorbt?", "golden_answers": ["qwzxv plorbt"]}
     train.write_text(json.dumps(row) + "\n")
-    with pytest.raises(DatasetError, match="grpo_pool: nq has 0 answerable"):
+    with pytest.raises(DatasetError, match=r"grpo_pool: 1 asked for, but .* only nq 0 answerable"):
         answerable_pool(SplitFiles([], [train]), tmp_path, pool=1, corpus=corpus_path, top_k=3)
+
+
+def test_a_dataset_short_of_answerable_questions_leaves_its_share_to_the_others(
+    tmp_path: Path, data_dir: Path, corpus_path: Path
+) -> None:
+    nq = tmp_path / "train" / "nq.jsonl"
+    nq.parent.mkdir()
+    nq.write_text("".join(json.dumps(r) + "\n" for r in read_jsonl(data_dir / "qa" / "nq.jsonl")[:40]))
+    other = tmp_path / "train" / "hotpotqa.jsonl"  # none of its answers is in the corpus
+    rows = [
+        {"id": str(i), "question": f"qwzxv plorbt {i}?", "golden_answers": ["qwzxv plorbt"]} for i in range(3)
+    ]
+    other.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    split = answerable_pool(SplitFiles([], [nq, other]), tmp_path, pool=4, corpus=corpus_path, top_k=3)
+    assert [p.stem for p in split.train] == ["nq"]  # no empty pool file for the short dataset
+    assert len(read_jsonl(split.train[0])) == 4
+    assert split.cold_start is not None and len(read_jsonl(split.cold_start[1])) == 3
+
+
+def test_quotas_are_even_where_each_dataset_has_enough() -> None:
+    assert _quotas([139, 6], 12) == [6, 6]
+    assert _quotas([139, 6], 16) == [10, 6]
+    assert _quotas([6, 139], 16) == [6, 10]
+    assert _quotas([5, 5], 3) == [2, 1]
+    assert _quotas([0, 5], 4) == [0, 4]

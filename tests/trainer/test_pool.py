@@ -12,7 +12,7 @@ from tests.utils.fakes import EchoBackend, QuestionPolicy
 from zerosearch.common.errors import ConfigError, DatasetError
 from zerosearch.common.trajectory import QAItem, RolloutConfig
 from zerosearch.trainer.config import parse_train_config
-from zerosearch.trainer.pool import POOL_FILE, learnable_pool, pick_learnable
+from zerosearch.trainer.pool import learnable_pool, pick_learnable
 from zerosearch.trainer.run_dir import RunDir
 
 ITEMS = [
@@ -68,7 +68,7 @@ def test_the_probe_chooses_and_a_resumed_run_reads_the_choice_back(tokenizer, tm
 
     chosen = learnable_pool(config, run_dir, policy, ITEMS, backend, SETTINGS)
     assert [i.id for i in chosen] == ["half", "quarter"]  # first two with 0 < pass rate < 1, file order
-    report = json.loads((run_dir.root / POOL_FILE).read_text())
+    report = json.loads(run_dir.pool_file.read_text())
     assert [p["pass_rate"] for p in report["probed"]] == [1.0, 0.5, 0.0, 0.25, 0.5]
     assert len(backend.requests) == 5 * 4  # every sample searched the training engine (search: training)
     again = learnable_pool(config, run_dir, policy, ITEMS, backend, SETTINGS)

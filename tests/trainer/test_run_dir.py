@@ -46,6 +46,14 @@ def test_a_different_run_or_foreign_folder_is_refused(tmp_path: Path) -> None:
     assert (foreign / "notes.txt").read_text() == "mine"
 
 
+def test_a_new_folder_may_hold_a_pool_chosen_before(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "run")
+    run.root.mkdir()
+    run.pool_file.write_text(json.dumps({"pool": ["q"]}))  # the experiment's first arm chose it
+    assert run.prepare(SNAPSHOT, resume="never") is None
+    assert json.loads(run.pool_file.read_text()) == {"pool": ["q"]}
+
+
 def test_trim_metrics_drops_steps_past_the_checkpoint(tmp_path: Path) -> None:
     run = RunDir(tmp_path)
     run.metrics_file.write_text("".join(json.dumps({"step": s}) + "\n" for s in (1, 2, 3)))
