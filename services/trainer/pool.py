@@ -5,7 +5,8 @@ A group whose rollouts all score the same has zero advantage, so it gives no gra
 most groups score 0 everywhere (docs/benchmarks.md, "Learning signal"). DAPO (Yu et al., 2025) drops such
 groups online and samples again; on a small machine it is cheaper to probe once. The starting policy (after
 the cold start) samples ``samples`` rollouts of each of the first ``candidates`` training questions, and
-GRPO trains on the first ``size`` questions whose mean reward is strictly between 0 and 1. The probe is
+GRPO trains on the first ``size`` questions whose mean reward is strictly between 0 and 1; when fewer than
+``prompts_per_step`` are, the questions of the highest pass rate below 1 fill the pool (a warning says so). The probe is
 seeded by the run's seed and searches BM25 by default, so arms of one seed that train against different
 engines get the same pool. Every pass rate goes to ``<run>/pool.json``; a resumed run reads its pool back, and so does a new run whose
 folder holds a ``pool.json`` before it starts (the experiment gives later arms of a seed the first arm's).
@@ -30,7 +31,7 @@ from zerosearch.trainer.distributed import current_ranks
 from zerosearch.trainer.reward import answer_reward
 from zerosearch.trainer.run_dir import RunDir
 
-__all__ = ["learnable_pool", "pass_rates", "pick_learnable"]
+__all__ = ["fill_pool", "learnable_pool", "pass_rates", "pick_learnable"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,17 @@ def pick_learnable(items: list[QAItem], rates: list[float], size: int) -> list[Q
     return [item for item, rate in zip(items, rates, strict=True) if 0.0 < rate < 1.0][:size]
 
 
+def fill_pool(chosen: list[QAItem], items: list[QAItem], rates: list[float], needed: int) -> list[QAItem]:
+    """``chosen`` topped up to ``needed`` with the other items the policy did not always answer, highest pass
+    rate first (file order among ties): a step needs ``prompts_per_step`` questions, and a question the probe
+    saw fail 4 times may still be answered sometimes."""
+    others = sorted(
+        (pair for pair in zip(items, rates, strict=True) if pair[0] not in chosen and pair[1] < 1.0),
+        key=lambda pair: -pair[1],
+    )
+    return chosen + [item for item, _ in others[: max(0, needed - len(chosen))]]
+
+
 def learnable_pool(
     config: TrainConfig,
     run_dir: RunDir,
@@ -91,9 +103,15 @@ def learnable_pool(
     policy = starting_policy()
     probe = settings.model_copy(update={"noise": 0.0, "seed": config.seed})
     rates = pass_rates(policy, probe_backend, candidates, probe, pool.samples, config.reward)
-    chosen = pick_learnable(candidates, rates, pool.size)
+    learnable = pick_learnable(candidates, rates, pool.size)
+    chosen = fill_pool(learnable, candidates, rates, config.prompts_per_step)
+    if len(chosen) > len(learnable):
+        log.warning("pool: only %d probed questions have 0 < pass rate < 1; %d of pass rate 0 added so that a "
+                    "step has prompts_per_step=%d questions (they give no gradient until one is answered)",
+                    len(learnable), len(chosen) - len(learnable), config.prompts_per_step)  # fmt: skip
     report = {
         "pool": [item.question for item in chosen],
+        "filled": len(chosen) - len(learnable),
         "probed": [
             {"question": item.question, "pass_rate": rate}
             for item, rate in zip(candidates, rates, strict=True)
@@ -102,11 +120,11 @@ def learnable_pool(
     }
     path.write_text(json.dumps(report, indent=2))
     log.info("pool: %d of %d probed questions have 0 < pass rate < 1 (%d kept); %s",
-             sum(0 < r < 1 for r in rates), len(candidates), len(chosen), path)  # fmt: skip
+             sum(0 < r < 1 for r in rates), len(candidates), len(learnable), path)  # fmt: skip
     if len(chosen) < config.prompts_per_step:
         raise DatasetError(
-            f"pool: {len(chosen)} of {len(candidates)} probed questions have a pass rate strictly between 0 and "
-            f"1, fewer than prompts_per_step={config.prompts_per_step}; raise pool.candidates or pool.samples",
+            f"pool: {len(chosen)} of {len(candidates)} probed questions have a pass rate below 1, fewer than "
+            f"prompts_per_step={config.prompts_per_step}; raise pool.candidates or pool.samples",
             param="pool.candidates",
         )
     return chosen

@@ -12,7 +12,7 @@ from tests.utils.fakes import EchoBackend, QuestionPolicy
 from zerosearch.common.errors import ConfigError, DatasetError
 from zerosearch.common.trajectory import QAItem, RolloutConfig
 from zerosearch.trainer.config import parse_train_config
-from zerosearch.trainer.pool import learnable_pool, pick_learnable
+from zerosearch.trainer.pool import fill_pool, learnable_pool, pick_learnable
 from zerosearch.trainer.run_dir import RunDir
 
 ITEMS = [
@@ -55,6 +55,11 @@ def test_only_questions_answered_sometimes_are_kept() -> None:
     assert pick_learnable(ITEMS, [1.0, 0.5, 0.0, 0.25, 0.5], size=2) == [ITEMS[1], ITEMS[3]]
     assert pick_learnable(ITEMS, [1.0, 0.5, 0.0, 0.25, 0.5], size=9) == [ITEMS[1], ITEMS[3], ITEMS[4]]
 
+    # A step needs prompts_per_step questions: the best of the rest (below 1, highest rate first) fill in.
+    rates = [1.0, 0.5, 0.0, 0.0, 0.25]
+    assert fill_pool(pick_learnable(ITEMS, rates, 1), ITEMS, rates, 3) == [ITEMS[1], ITEMS[4], ITEMS[2]]
+    assert fill_pool([ITEMS[1]], ITEMS, rates, 1) == [ITEMS[1]]
+
 
 def test_the_probe_chooses_and_a_resumed_run_reads_the_choice_back(tokenizer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     config, run_dir = _config(tmp_path, size=2), RunDir(tmp_path / "run")
@@ -79,7 +84,7 @@ def test_a_pool_too_small_for_a_step_is_one_clear_error(tokenizer, tmp_path: Pat
     config = _config(tmp_path, candidates=1)  # only 'always': pass rate 1, no gradient possible
     run_dir = RunDir(tmp_path / "run")
     run_dir.root.mkdir(parents=True)
-    with pytest.raises(DatasetError, match=r"pool: 0 of 1 probed questions .* raise pool.candidates"):
+    with pytest.raises(DatasetError, match=r"pool: 0 of 1 probed questions have a pass rate below 1"):
         learnable_pool(
             config, run_dir, lambda: QuestionPolicy(tokenizer, _answers()), ITEMS, EchoBackend(), SETTINGS
         )
