@@ -6,10 +6,11 @@ most groups score 0 everywhere (docs/benchmarks.md, "Learning signal"). DAPO (Yu
 groups online and samples again; on a small machine it is cheaper to probe once. The starting policy (after
 the cold start) samples ``samples`` rollouts of each of the first ``candidates`` training questions, and
 GRPO trains on the first ``size`` questions whose mean reward is strictly between 0 and 1; when fewer than
-``prompts_per_step`` are, the questions of the highest pass rate below 1 fill the pool (a warning says so). The probe is
-seeded by the run's seed and searches BM25 by default, so arms of one seed that train against different
-engines get the same pool. Every pass rate goes to ``<run>/pool.json``; a resumed run reads its pool back, and so does a new run whose
-folder holds a ``pool.json`` before it starts (the experiment gives later arms of a seed the first arm's).
+``prompts_per_step`` are, the other questions of the highest pass rate below 1 fill the pool (a warning says
+so). The probe is seeded by the run's seed and searches BM25 by default, so arms of one seed that train
+against different engines get the same pool. Every pass rate goes to ``<run>/pool.json``; a resumed run
+reads its pool back, and so does a new run whose folder holds a ``pool.json`` before it starts (the
+experiment gives later arms of a seed the first arm's).
 
     items = learnable_pool(config, run_dir, lambda: TransformersPolicy.from_pretrained(path), items, bm25, settings)
 """
@@ -106,8 +107,9 @@ def learnable_pool(
     learnable = pick_learnable(candidates, rates, pool.size)
     chosen = fill_pool(learnable, candidates, rates, config.prompts_per_step)
     if len(chosen) > len(learnable):
-        log.warning("pool: only %d probed questions have 0 < pass rate < 1; %d of pass rate 0 added so that a "
-                    "step has prompts_per_step=%d questions (they give no gradient until one is answered)",
+        log.warning("pool: %d questions kept with 0 < pass rate < 1; %d more of the highest pass rate below 1 "
+                    "added so that a step has prompts_per_step=%d questions (a question of pass rate 0 gives "
+                    "no gradient until one rollout answers it)",
                     len(learnable), len(chosen) - len(learnable), config.prompts_per_step)  # fmt: skip
     report = {
         "pool": [item.question for item in chosen],
