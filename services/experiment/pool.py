@@ -58,9 +58,8 @@ def _quotas(available: list[int], pool: int) -> list[int]:
     leaves its shortfall to the others (in file order)."""
     share, extra = divmod(pool, len(available))
     quotas = [min(n, share + (i < extra)) for i, n in enumerate(available)]
-    for i, n in enumerate(available):
-        more = min(n - quotas[i], pool - sum(quotas))
-        quotas[i] += max(0, more)
+    for i, n in enumerate(available):  # the shortfall, from the datasets with answerable questions to spare
+        quotas[i] += min(n - quotas[i], pool - sum(quotas))
     return quotas
 
 

@@ -20,7 +20,7 @@ import pytest
 from tests.simulator.conftest import serve_app
 from zerosearch.common.errors import ConfigError, EngineError
 from zerosearch.common.models import load_tokenizer
-from zerosearch.simulator.engines.base import GenerationRequest
+from zerosearch.simulator.engines.base import Generation, GenerationRequest
 from zerosearch.simulator.engines.llama_server import (
     LLAMA_CPP_PYTHON_VERSION,
     build_llama_server,
@@ -160,7 +160,7 @@ def test_stops_before_doc_k_plus_1_and_keeps_the_budget(
 ) -> None:
     eng, loop = engine
 
-    def generate(request: GenerationRequest):  # type: ignore[no-untyped-def]
+    def generate(request: GenerationRequest) -> Generation:
         return loop.run_until_complete(eng.generate([request]))[0]
 
     # Same cache state for every call (docs/simulator.md, "Seeds"): a first call puts the prompt in a slot.
