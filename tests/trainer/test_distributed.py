@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import pickle
+import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -326,6 +327,7 @@ def two_rank_run(simulator, tmp_path_factory: pytest.TempPathFactory, redis_url:
     )
     conn.flushdb()
     conn.close()
+    shutil.rmtree(parent, ignore_errors=True)  # GBs of checkpoints; CI disks are small
 
 
 @pytest.mark.slow

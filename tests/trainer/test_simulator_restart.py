@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 from dataclasses import dataclass
@@ -185,6 +186,7 @@ def restarted_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path):  # 
         metrics=[json.loads(line) for line in (work / "run" / "metrics.jsonl").read_text().splitlines()],
         out=work / "run",
     )
+    shutil.rmtree(work, ignore_errors=True)  # GBs of checkpoints; CI disks are small
 
 
 def test_run_finishes_every_step_through_the_restart(restarted_run) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ checkpoint is the final model, evaluated once).
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -153,6 +154,7 @@ def resumed_run(simulator, tmp_path_factory: pytest.TempPathFactory, redis_url: 
     )
     conn.flushdb()
     conn.close()
+    shutil.rmtree(out.parent, ignore_errors=True)  # GBs of checkpoints; CI disks are small
 
 
 def test_killed_worker_resumes_and_step_count_continues(resumed_run) -> None:  # type: ignore[no-untyped-def]
