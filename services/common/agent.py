@@ -13,12 +13,18 @@ trajectory that finished normally (answered, or its last turn ended) gets exactl
 trajectory that ran out of completion budget ends without one and is marked ``truncated``. So TRL's
 "last token is not EOS" test (``mask_truncated_completions``) drops exactly the truncated ones.
 
+Search seeds: with ``documents_seed`` set, a search is seeded by (that seed, question, query), so the
+trajectories of one batch that send the same query for the same question get the same documents and the
+same noisy/useful draw (the simulator generates them once). Otherwise each trajectory and turn has its own
+seed (``seed``), or none: every search a fresh sample.
+
     trajectories = run_rollouts(policy, backend, items, RolloutConfig(max_turns=2, temperature=0.0))
     trajectories[0].answer, trajectories[0].completion_ids, trajectories[0].env_mask
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -38,7 +44,7 @@ from zerosearch.common.template import (
 )
 from zerosearch.common.trajectory import QAItem, RolloutConfig, SearchCall, Segment, Trajectory
 
-__all__ = ["TurnCallback", "run_rollouts", "search_seed"]
+__all__ = ["TurnCallback", "query_seed", "run_rollouts", "search_seed"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,12 @@ def search_seed(seed: int | None, index: int, turn: int) -> int | None:
         return None
     # 1000 turns per trajectory index keeps (index, turn) pairs apart; 2**31 keeps it a valid int32 seed.
     return (seed + 1000 * index + turn) % 2**31
+
+
+def query_seed(documents_seed: int, question: str, query: str) -> int:
+    """The simulator seed of a search shared by every trajectory that sends ``query`` for ``question``."""
+    digest = hashlib.sha256(f"{documents_seed}\0{question}\0{query}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 2**31
 
 
 @dataclass
@@ -97,8 +109,14 @@ class _Loop:
             noise=self.config.noise,
             question=item.question if self.config.send_question else None,
             answer=item.golden_answers[0] if self.config.send_answer and item.golden_answers else None,
-            seed=search_seed(self.config.seed, index, turn),
+            seed=self.seed(item, index, query, turn),
         )
+
+    def seed(self, item: QAItem, index: int, query: str, turn: int) -> int | None:
+        """One search's simulator seed: shared by query when ``documents_seed`` is set, else per trajectory."""
+        if self.config.documents_seed is not None:
+            return query_seed(self.config.documents_seed, item.question, query)
+        return search_seed(self.config.seed, index, turn)
 
     def search(self, requests: list[SearchRequest]) -> list[SearchResult]:
         """All searches of one turn in one concurrent call."""

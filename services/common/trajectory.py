@@ -86,6 +86,11 @@ class RolloutConfig(RolloutLimits):
         "(training only: at evaluation it would leak the answer).",
     )
     seed: int | None = Field(default=None, description="Seed for sampling and simulator draws.")
+    documents_seed: int | None = Field(
+        default=None,
+        description="Seed searches by (this, question, query): trajectories that send the same query for the "
+        "same question get the same documents. None: per trajectory (seed) or fresh.",
+    )
 
 
 @dataclass

@@ -94,6 +94,8 @@ def rollout_settings(config: TrainConfig) -> RolloutConfig:
         send_question=True,  # the simulator sees the trajectory's own question and first gold answer
         send_answer=True,
         seed=None,  # each rollout of a group must sample differently; TRL seeds the global RNG
+        # Searches seeded by query (rollout.py adds the step, so every step draws new documents).
+        documents_seed=config.seed if config.shared_documents else None,
     )
 
 

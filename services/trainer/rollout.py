@@ -2,7 +2,10 @@
 
 For each prompt (TRL hands every question ``num_generations`` times in a row) the agent loop generates,
 searches the simulator with ``noise = curriculum(step)`` and the trajectory's **own** question and first
-gold answer, and inserts the documents. What goes back to TRL, one entry per sample and in sample order:
+gold answer, and inserts the documents. Every search is a fresh sample, as in the paper; with
+``shared_documents`` the rollouts of a step that send the same query for the same question get the same
+documents (seeded by step, question and query, see ``zerosearch.common.agent``). What goes back to TRL,
+one entry per sample and in sample order:
 
 - ``prompt_ids``, ``completion_ids`` and ``logprobs`` (the sampled logprobs when the policy has them);
 - ``env_mask``: 1 for model tokens, 0 for inserted ``<information>`` blocks and observations, so inserted
@@ -186,9 +189,10 @@ class SearchRollout:
         step = int(trainer.state.global_step) + 1
         noise = self.curriculum(step)
         items = self._items_for(prompts)
-        settings = self.settings.model_copy(
-            update={"noise": noise, "send_question": True, "send_answer": True}
-        )
+        update: dict[str, Any] = {"noise": noise, "send_question": True, "send_answer": True}
+        if self.settings.documents_seed is not None:  # shared within the step, new documents every step
+            update["documents_seed"] = (self.settings.documents_seed + 1_000_003 * step) % 2**31
+        settings = self.settings.model_copy(update=update)
         policy = self.policy_factory(trainer)
         model = getattr(trainer, "model", None)
         was_training = bool(getattr(model, "training", False))

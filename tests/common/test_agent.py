@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.utils.fakes import EchoBackend, ScriptedPolicy
-from zerosearch.common.agent import run_rollouts, search_seed
+from zerosearch.common.agent import query_seed, run_rollouts, search_seed
 from zerosearch.common.errors import ConfigError
 from zerosearch.common.search.base import SearchRequest, SearchResult
 from zerosearch.common.template import INVALID_ACTION
@@ -76,6 +76,26 @@ def test_per_sample_question_and_answer_alignment(tokenizer) -> None:  # type: i
         assert request.question == item.question and (request.noise, request.k) == (0.3, 3)
     seeds = sorted(r.seed for r in backend.requests)
     assert seeds == sorted(search_seed(7, i, 1) for i in range(4)) and len(set(seeds)) == 4
+
+
+def test_documents_seed_gives_one_seed_per_question_and_query(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    backend = EchoBackend()
+
+    def script(turn: int, context: str) -> str:
+        question = context.rsplit("Question: ", 1)[1].split("\n")[0]
+        return f"<search> {question.rstrip('?')} </search>" if turn == 1 else "<answer> x </answer>"
+
+    items = _items("alpha?", "alpha?", "alpha?", "beta?")  # a group of 3 and another question
+    config = RolloutConfig(send_question=True, seed=7, documents_seed=99)
+    run_rollouts(ScriptedPolicy(tokenizer, script), backend, items, config)
+    seeds = {(r.question, r.seed) for r in backend.requests}
+    assert seeds == {
+        ("alpha?", query_seed(99, "alpha?", "alpha")),
+        ("beta?", query_seed(99, "beta?", "beta")),
+    }
+    assert query_seed(99, "alpha?", "alpha") != query_seed(100, "alpha?", "alpha")  # a new step: new draw
+    assert query_seed(99, "alpha?", "alpha") != query_seed(99, "alpha?", "alpha beta")
+    assert all(0 <= seed < 2**31 for _, seed in seeds)
 
 
 def test_evaluation_default_sends_no_question_or_answer(tokenizer) -> None:  # type: ignore[no-untyped-def]

@@ -28,6 +28,16 @@ def simulator_url(bundled_model_path: str) -> Iterator[str]:
         yield url
 
 
+def test_a_group_sending_one_query_gets_one_set_of_documents(policy, simulator_url: str, nq_items) -> None:  # type: ignore[no-untyped-def]
+    backend = make_backend("simulator", url=simulator_url, timeout_s=120, retries=1)
+    group = [nq_items[0]] * 4  # one question, 4 rollouts (a GRPO group): rag sends the question as query
+    base = RolloutConfig(method="rag", max_new_tokens=4, temperature=0.0, top_k=1, send_question=True)
+    shared = run_rollouts(policy, backend, group, base.model_copy(update={"documents_seed": 3}))
+    fresh = run_rollouts(policy, backend, group, base)
+    assert len({t.searches[0].documents[0].text for t in shared}) == 1
+    assert len({t.searches[0].documents[0].text for t in fresh}) > 1  # the paper's default: each a new sample
+
+
 def test_rag_over_the_real_simulator(policy, simulator_url: str, nq_items) -> None:  # type: ignore[no-untyped-def]
     backend = make_backend("simulator", url=simulator_url, timeout_s=120, retries=1)
     run_sync(backend.check())
