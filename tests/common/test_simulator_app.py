@@ -1,7 +1,7 @@
 """The agent loop against the REAL simulator app (FastAPI + the bundled model), served by uvicorn.
 
-The simulator generates one short document (k=1, a small token budget) so the test stays inside a minute
-on 2 cores.
+The simulator generates one short document (k=1, 40 tokens: fewer rarely parse as a document) so the
+test stays inside a minute on 2 cores.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.model, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def simulator_url(bundled_model_path: str) -> Iterator[str]:
     """The real simulator app on a free local port (no Redis: it then runs without a cache)."""
-    settings = SimulatorSettings(model=bundled_model_path, tokens_per_document=16, redis_url=None)
+    settings = SimulatorSettings(model=bundled_model_path, tokens_per_document=40, redis_url=None)
     with serve_in_background(create_app(settings)) as url:
         yield url
 
@@ -32,10 +32,16 @@ def test_a_group_sending_one_query_gets_one_set_of_documents(policy, simulator_u
     backend = make_backend("simulator", url=simulator_url, timeout_s=120, retries=1)
     group = [nq_items[0]] * 4  # one question, 4 rollouts (a GRPO group): rag sends the question as query
     base = RolloutConfig(method="rag", max_new_tokens=4, temperature=0.0, top_k=1, send_question=True)
-    shared = run_rollouts(policy, backend, group, base.model_copy(update={"documents_seed": 3}))
+    for documents_seed in range(1, 9):  # a 135M simulator does not always write a parseable document
+        shared = run_rollouts(
+            policy, backend, group, base.model_copy(update={"documents_seed": documents_seed})
+        )
+        if shared[0].searches[0].documents:
+            break
+    assert all(t.searches[0].documents for t in shared), "no seed gave a parsed document"
+    assert len({t.prompt_text for t in shared}) == 1  # the same <information> block for the whole group
     fresh = run_rollouts(policy, backend, group, base)
-    assert len({t.searches[0].documents[0].text for t in shared}) == 1
-    assert len({t.searches[0].documents[0].text for t in fresh}) > 1  # the paper's default: each a new sample
+    assert len({t.prompt_text for t in fresh}) > 1  # the paper's default: each search a new sample
 
 
 def test_rag_over_the_real_simulator(policy, simulator_url: str, nq_items) -> None:  # type: ignore[no-untyped-def]
