@@ -218,11 +218,12 @@ class TrainConfig(BaseModel):
         description="Search engine of the training rollouts: the simulator (curriculum noise) or bm25 over "
         "<data_dir>/corpus/wiki_mini.jsonl (a real engine: no noise, the paper's comparison arm).",
     )
-    shared_documents: bool = Field(
-        default=False,
-        description="Rollouts of one step that send the same query for the same question get the same "
-        "simulated documents and noise draw (one simulator call), so a group's rewards differ by what the "
-        "policy did, not by which documents it drew. false: every search a fresh sample, as the paper.",
+    shared_documents: Literal["none", "step", "run"] = Field(
+        default="none",
+        description="Rollouts that send the same query for the same question get the same simulated "
+        "documents and noise draw (one simulator call), so a group's rewards differ by what the policy did: "
+        "'step' within a step (new documents each step); 'run' for the whole run, like a real engine (the "
+        "curriculum turns a query noisy once p passes its draw). 'none': every search fresh, as the paper.",
     )
     search_retry: BackendOptions = Field(
         default_factory=_training_search_retry,

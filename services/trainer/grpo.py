@@ -94,8 +94,8 @@ def rollout_settings(config: TrainConfig) -> RolloutConfig:
         send_question=True,  # the simulator sees the trajectory's own question and first gold answer
         send_answer=True,
         seed=None,  # each rollout of a group must sample differently; TRL seeds the global RNG
-        # Searches seeded by query (rollout.py adds the step, so every step draws new documents).
-        documents_seed=config.seed if config.shared_documents else None,
+        # Searches seeded by query; with shared_documents "step" the rollout adds the step to the seed.
+        documents_seed=None if config.shared_documents == "none" else config.seed,
     )
 
 
@@ -256,8 +256,9 @@ def _train_locked(
     if resume_from is not None:
         run_dir.trim_metrics(checkpoint_step(resume_from) or 0)
     rollout = SearchRollout(
-        items, backend, rollout_settings(config), config.curriculum_schedule(), transformers_policy
-    )
+        items, backend, rollout_settings(config), config.curriculum_schedule(), transformers_policy,
+        documents_each_step=config.shared_documents == "step",
+    )  # fmt: skip
     trainer = _trainer(config, str(model_path), items, rollout, run_dir)
     trainer.add_callback(MetricsCallback(run_dir, rollout, total_steps=config.steps, on_progress=on_progress))
     trainer.add_callback(EvalCallback(enqueuer))

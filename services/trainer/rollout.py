@@ -2,10 +2,11 @@
 
 For each prompt (TRL hands every question ``num_generations`` times in a row) the agent loop generates,
 searches the simulator with ``noise = curriculum(step)`` and the trajectory's **own** question and first
-gold answer, and inserts the documents. Every search is a fresh sample, as in the paper; with
-``shared_documents`` the rollouts of a step that send the same query for the same question get the same
-documents (seeded by step, question and query, see ``zerosearch.common.agent``). What goes back to TRL,
-one entry per sample and in sample order:
+gold answer, and inserts the documents. Every search is a fresh sample, as in the paper, unless the settings
+carry a ``documents_seed`` (``shared_documents``): then the rollouts that send the same query for the same
+question get the same documents, within a step (``documents_each_step``: the step goes into the seed) or
+for the whole run (see ``zerosearch.common.agent``). What goes back to TRL, one entry per sample and in
+sample order:
 
 - ``prompt_ids``, ``completion_ids`` and ``logprobs`` (the sampled logprobs when the policy has them);
 - ``env_mask``: 1 for model tokens, 0 for inserted ``<information>`` blocks and observations, so inserted
@@ -159,6 +160,7 @@ class SearchRollout:
         policy_factory: PolicyFactory,
         *,
         on_stats: Callable[[RolloutStats], None] | None = None,
+        documents_each_step: bool = True,
     ) -> None:
         # TRL passes prompts only, so each prompt (the question text) must identify one item.
         self.items = {item.question: item for item in items}
@@ -171,6 +173,7 @@ class SearchRollout:
         self.curriculum = curriculum
         self.policy_factory = policy_factory
         self.on_stats = on_stats
+        self.documents_each_step = documents_each_step
         self.last_stats: RolloutStats | None = None
         # TRL sets __name__-based profiling labels on callables; keep a readable one.
         self.__name__ = "search_rollout"
@@ -190,7 +193,7 @@ class SearchRollout:
         noise = self.curriculum(step)
         items = self._items_for(prompts)
         update: dict[str, Any] = {"noise": noise, "send_question": True, "send_answer": True}
-        if self.settings.documents_seed is not None:  # shared within the step, new documents every step
+        if self.settings.documents_seed is not None and self.documents_each_step:  # new documents each step
             update["documents_seed"] = (self.settings.documents_seed + 1_000_003 * step) % 2**31
         settings = self.settings.model_copy(update=update)
         policy = self.policy_factory(trainer)

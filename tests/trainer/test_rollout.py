@@ -58,13 +58,21 @@ def test_each_search_carries_its_own_question_and_answer(tokenizer) -> None:  # 
     assert rollout.last_stats.searches_per_rollout == 1.0
 
 
-def test_shared_documents_seed_a_step_by_query_and_change_every_step(tokenizer) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("each_step", [True, False], ids=["step", "run"])
+def test_shared_documents_seed_by_query_per_step_or_per_run(tokenizer, each_step: bool) -> None:  # type: ignore[no-untyped-def]
     backend = EchoBackend()
     settings = RolloutConfig(
         max_turns=1, max_new_tokens=64, max_completion_tokens=512, top_k=1, documents_seed=42
     )
     policy = QuestionPolicy(tokenizer, GOLD.get)
-    rollout = SearchRollout(ITEMS, backend, settings, Curriculum(total_steps=10), lambda trainer: policy)
+    rollout = SearchRollout(
+        ITEMS,
+        backend,
+        settings,
+        Curriculum(total_steps=10),
+        lambda trainer: policy,
+        documents_each_step=each_step,
+    )
     prompts = [q for item in ITEMS[:2] for q in [item.question] * 3]
     seeds_by_step = []
     for step in (0, 1):
@@ -74,8 +82,10 @@ def test_shared_documents_seed_a_step_by_query_and_change_every_step(tokenizer) 
         for request in backend.requests:
             by_question.setdefault(request.question or "", set()).add(request.seed)
         assert all(len(seeds) == 1 for seeds in by_question.values()), by_question  # one draw per group
+        assert None not in by_question[ITEMS[0].question]
         seeds_by_step.append(by_question)
-    assert seeds_by_step[0][ITEMS[0].question] != seeds_by_step[1][ITEMS[0].question]  # fresh each step
+    changed = seeds_by_step[0][ITEMS[0].question] != seeds_by_step[1][ITEMS[0].question]
+    assert changed is each_step  # "step": new documents every step; "run": the same all run
     assert rollout.settings.documents_seed == 42  # the base is kept; each step derives its own
 
 
@@ -86,8 +96,9 @@ def test_rollout_settings_seed_searches_by_query_only_when_asked(tmp_path) -> No
     base = {"model": "smollm2-135m", "output_dir": str(tmp_path), "seed": 5, "datasets": ["nq"]}
     base["simulator_url"] = "http://127.0.0.1:8000"
     assert rollout_settings(TrainConfig(**base)).documents_seed is None  # the paper: every search fresh
-    shared = rollout_settings(TrainConfig(**base, shared_documents=True))
-    assert shared.documents_seed == 5 and shared.seed is None  # policy sampling stays unseeded
+    for shared in ("step", "run"):
+        settings = rollout_settings(TrainConfig(**base, shared_documents=shared))
+        assert settings.documents_seed == 5 and settings.seed is None  # policy sampling stays unseeded
 
 
 def test_reward_of_sample_i_uses_sample_i_golds(tokenizer) -> None:  # type: ignore[no-untyped-def]
