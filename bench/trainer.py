@@ -15,6 +15,9 @@ Each figure is printed with its ratio to the previous record (:data:`PREVIOUS`, 
 The simulator runs the demo's engine (``llamacpp`` when llama-server is found or can be built, else
 ``transformers``; ``--engine`` chooses). Training questions: NQ past the demo's held-out 30, offline.
 
+``--shared-documents none step`` runs the GRPO part once per mode (the same seed and questions) and prints
+each mode's step and its ratio to the first: ``step`` gives a step's identical queries one simulator call.
+
     HF_HUB_OFFLINE=1 .venv/bin/python bench/trainer.py [--steps 4] [--keep DIR] [--engine E]
 """
 
@@ -78,7 +81,7 @@ def search_ratio(url: str, n: int = 4) -> tuple[float, float]:
     return serial, concurrent
 
 
-def grpo_steps(url: str, out: Path, steps: int) -> list[dict]:
+def grpo_steps(url: str, out: Path, steps: int, shared_documents: str = "none") -> list[dict]:
     """A short GRPO run shaped like configs/cpu-tiny.yaml; returns its metrics lines."""
     payload = read_config_file(ROOT / "configs" / "cpu-tiny.yaml")
     payload.update(
@@ -88,6 +91,7 @@ def grpo_steps(url: str, out: Path, steps: int) -> list[dict]:
         checkpoint_interval=steps,
         output_dir=str(out),
         eval={"enabled": False},
+        shared_documents=shared_documents,
         # A small cold start (the demo's 40 demonstrations take minutes): enough for the format.
         cold_start={**payload["cold_start"], "examples": 8, "epochs": 2, "learning_rate": 2e-4},
     )
@@ -133,8 +137,12 @@ def main() -> None:
     """Run the three measurements and print the figures for docs/benchmarks.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=4, help="GRPO steps (the first is a warm-up).")
-    parser.add_argument("--keep", type=Path, default=None, help="Keep the run folder here.")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="Keep the run folders (run-<mode>) under here."
+    )
     parser.add_argument("--engine", default=None, help="Simulator engine (default: the demo's).")
+    parser.add_argument("--shared-documents", nargs="+", default=["none"], choices=["none", "step", "run"],
+                        help="GRPO once per mode (default: none, the paper's fresh documents).")  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     log.setLevel(logging.INFO)
@@ -154,10 +162,24 @@ def main() -> None:
         serial, concurrent = search_ratio(url)
         log.info("search batch of 4 (k=3): one by one %.2f s, concurrent %.2f s, ratio %.2fx",
                  serial, concurrent, serial / concurrent)  # fmt: skip
-        out = args.keep or work / "run"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        metrics = grpo_steps(url, out, args.steps)
+        runs = {}
+        for mode in args.shared_documents:
+            out = (args.keep or work) / f"run-{mode}"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            runs[mode] = grpo_steps(url, out, args.steps, mode)
     costs = floor()
+    first: float | None = None
+    for mode, metrics in runs.items():
+        step_s = _report(mode, metrics)
+        first = first or step_s
+        log.info("  shared_documents=%s: step median %.1f s, %.2f× the %s run's", mode, step_s, step_s / first,
+                 args.shared_documents[0])  # fmt: skip
+    _report_floor(costs)
+    log.info("load: %s", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+
+
+def _report(mode: str, metrics: list[dict]) -> float:
+    """Print one GRPO run's step medians and per-step lines; return the median step seconds."""
     timed = metrics[1:] or metrics  # the first step pays for warm-up
 
     def median(key: str) -> float:
@@ -169,7 +191,8 @@ def main() -> None:
         median("search_seconds"),
     )
     optimize_s = statistics.median(m["step_seconds"] - m["rollout_seconds"] for m in timed)
-    log.info("GRPO step, 8 rollouts: median %s over steps 2..%d", _ratio("step", step_s), len(metrics))
+    log.info("GRPO step, 8 rollouts, shared_documents=%s: median %s over steps 2..%d",
+             mode, _ratio("step", step_s), len(metrics))  # fmt: skip
     log.info("  medians of its parts: generation %s, search %s, forward/backward/optimizer %s; other "
              "rollout %.1f s; rollout %.1f model tokens/s",
              _ratio("generate", generate_s), _ratio("search", search_s), _ratio("optimize", optimize_s),
@@ -180,6 +203,10 @@ def main() -> None:
                  m["step"], m["step_seconds"], m["generate_seconds"], m["search_seconds"],
                  m["step_seconds"] - m["rollout_seconds"], m["searches_per_rollout"], m["model_tokens"],
                  m["inserted_tokens"], m["reward"], m["noise_p"])  # fmt: skip
+    return step_s
+
+
+def _report_floor(costs: dict[str, float]) -> None:
     log.info("floor (bundled model, fp32, this machine): one decoding step at batch %d %.0f ms; prefill "
              "%.0f tokens/s; forward+backward over %d×%d tokens %.1f s",
              costs["rows"], costs["decode_ms"], costs["prefill_tok_s"], costs["rows"], costs["length"],
@@ -187,7 +214,6 @@ def main() -> None:
     decode_steps = 48 + SIMULATOR_TOKENS + 48  # search turn, the simulator's documents, answer turn
     log.info("  a step decodes up to %d tokens in sequence: ≥ %.1f s of decoding at batch 8, before any "
              "prefill or training", decode_steps, decode_steps * costs["decode_ms"] / 1000)  # fmt: skip
-    log.info("load: %s", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
 
 
 if __name__ == "__main__":
