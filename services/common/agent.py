@@ -15,8 +15,10 @@ trajectory that ran out of completion budget ends without one and is marked ``tr
 
 Search seeds: with ``documents_seed`` set, a search is seeded by (that seed, question, query), so the
 trajectories of one batch that send the same query for the same question get the same documents and the
-same noisy/useful draw (the simulator generates them once). Otherwise each trajectory and turn has its own
-seed (``seed``), or none: every search a fresh sample.
+same noisy/useful draw (the simulator generates them once). With ``noise_seed`` also set, the loop draws
+the mode itself from (noise_seed, question, query) and sends it: the documents of a query stay fixed per
+mode while the draw follows ``noise_seed`` (the trainer changes it every step). Otherwise each trajectory
+and turn has its own seed (``seed``), or none: every search a fresh sample.
 
     trajectories = run_rollouts(policy, backend, items, RolloutConfig(max_turns=2, temperature=0.0))
     trajectories[0].answer, trajectories[0].completion_ids, trajectories[0].env_mask
@@ -26,9 +28,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from zerosearch.common.errors import ConfigError
 from zerosearch.common.policy import Policy
@@ -44,7 +48,7 @@ from zerosearch.common.template import (
 )
 from zerosearch.common.trajectory import QAItem, RolloutConfig, SearchCall, Segment, Trajectory
 
-__all__ = ["TurnCallback", "query_seed", "run_rollouts", "search_seed"]
+__all__ = ["TurnCallback", "noise_mode", "query_seed", "run_rollouts", "search_seed"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,12 @@ def query_seed(documents_seed: int, question: str, query: str) -> int:
     """The simulator seed of a search shared by every trajectory that sends ``query`` for ``question``."""
     digest = hashlib.sha256(f"{documents_seed}\0{question}\0{query}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % 2**31
+
+
+def noise_mode(noise_seed: int, question: str, query: str, noise: float) -> Literal["useful", "noisy"]:
+    """The useful/noisy draw of a search shared by query, made on the client (probability ``noise``)."""
+    draw = random.Random(query_seed(noise_seed, question, query)).random()
+    return "noisy" if draw < noise else "useful"
 
 
 @dataclass
@@ -110,7 +120,14 @@ class _Loop:
             question=item.question if self.config.send_question else None,
             answer=item.golden_answers[0] if self.config.send_answer and item.golden_answers else None,
             seed=self.seed(item, index, query, turn),
+            mode=self.mode(item, query),
         )
+
+    def mode(self, item: QAItem, query: str) -> Literal["useful", "noisy"] | None:
+        """The mode drawn here (``noise_seed`` with ``documents_seed``), else None: the simulator draws it."""
+        if self.config.documents_seed is None or self.config.noise_seed is None:
+            return None
+        return noise_mode(self.config.noise_seed, item.question, query, self.config.noise)
 
     def seed(self, item: QAItem, index: int, query: str, turn: int) -> int | None:
         """One search's simulator seed: shared by query when ``documents_seed`` is set, else per trajectory."""

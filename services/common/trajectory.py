@@ -91,6 +91,12 @@ class RolloutConfig(RolloutLimits):
         description="Seed searches by (this, question, query): trajectories that send the same query for the "
         "same question get the same documents. None: per trajectory (seed) or fresh.",
     )
+    noise_seed: int | None = Field(
+        default=None,
+        description="With documents_seed: draw each search's useful/noisy mode from (this, question, query) "
+        "and send it, so the documents stay fixed per (query, mode) while the draw follows this seed. "
+        "None: the simulator draws the mode from the search seed.",
+    )
 
 
 @dataclass

@@ -222,8 +222,9 @@ class TrainConfig(BaseModel):
         default="none",
         description="Rollouts that send the same query for the same question get the same simulated "
         "documents and noise draw (one simulator call), so a group's rewards differ by what the policy did: "
-        "'step' within a step (new documents each step); 'run' for the whole run, like a real engine (the "
-        "curriculum turns a query noisy once p passes its draw). 'none': every search fresh, as the paper.",
+        "'step' within a step (new documents each step); 'run' for the whole run, like a real engine: one "
+        "useful and one noisy set per query, the set drawn anew each step with the curriculum's p. 'none': "
+        "every search fresh, as the paper.",
     )
     search_retry: BackendOptions = Field(
         default_factory=_training_search_retry,

@@ -5,7 +5,8 @@ searches the simulator with ``noise = curriculum(step)`` and the trajectory's **
 gold answer, and inserts the documents. Every search is a fresh sample, as in the paper, unless the settings
 carry a ``documents_seed`` (``shared_documents``): then the rollouts that send the same query for the same
 question get the same documents, within a step (``documents_each_step``: the step goes into the seed) or
-for the whole run (see ``zerosearch.common.agent``). What goes back to TRL, one entry per sample and in
+for the whole run per useful/noisy mode, the mode drawn anew each step (``noise_seed``; see
+``zerosearch.common.agent``). What goes back to TRL, one entry per sample and in
 sample order:
 
 - ``prompt_ids``, ``completion_ids`` and ``logprobs`` (the sampled logprobs when the policy has them);
@@ -193,8 +194,10 @@ class SearchRollout:
         noise = self.curriculum(step)
         items = self._items_for(prompts)
         update: dict[str, Any] = {"noise": noise, "send_question": True, "send_answer": True}
-        if self.settings.documents_seed is not None and self.documents_each_step:  # new documents each step
-            update["documents_seed"] = (self.settings.documents_seed + 1_000_003 * step) % 2**31
+        if self.settings.documents_seed is not None:
+            # "step": new documents each step; "run": the documents stay, the useful/noisy draw is new.
+            step_seed = (self.settings.documents_seed + 1_000_003 * step) % 2**31
+            update["documents_seed" if self.documents_each_step else "noise_seed"] = step_seed
         settings = self.settings.model_copy(update=update)
         policy = self.policy_factory(trainer)
         model = getattr(trainer, "model", None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.utils.fakes import EchoBackend, ScriptedPolicy
-from zerosearch.common.agent import query_seed, run_rollouts, search_seed
+from zerosearch.common.agent import noise_mode, query_seed, run_rollouts, search_seed
 from zerosearch.common.errors import ConfigError
 from zerosearch.common.search.base import SearchRequest, SearchResult
 from zerosearch.common.template import INVALID_ACTION
@@ -96,6 +96,38 @@ def test_documents_seed_gives_one_seed_per_question_and_query(tokenizer) -> None
     assert query_seed(99, "alpha?", "alpha") != query_seed(100, "alpha?", "alpha")  # a new step: new draw
     assert query_seed(99, "alpha?", "alpha") != query_seed(99, "alpha?", "alpha beta")
     assert all(0 <= seed < 2**31 for _, seed in seeds)
+
+
+def test_noise_seed_draws_the_mode_on_the_client_and_keeps_the_documents_seed(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    backend = EchoBackend()
+
+    def script(turn: int, context: str) -> str:
+        question = context.rsplit("Question: ", 1)[1].split("\n")[0]
+        return f"<search> {question.rstrip('?')} </search>" if turn == 1 else "<answer> x </answer>"
+
+    questions = [f"q{i}?" for i in range(40)]
+    items = _items(*questions, *questions)  # every question twice: a group of 2
+    config = RolloutConfig(send_question=True, documents_seed=99, noise_seed=5, noise=0.5)
+    run_rollouts(ScriptedPolicy(tokenizer, script), backend, items, config)
+    by_question: dict[str, set[tuple[int | None, str | None]]] = {}
+    for r in backend.requests:
+        by_question.setdefault(r.question or "", set()).add((r.seed, r.mode))
+    for question, sent in by_question.items():
+        query = question.rstrip("?")
+        # one draw per group; the documents seed is the run's, the mode comes from the noise seed
+        assert sent == {(query_seed(99, question, query), noise_mode(5, question, query, 0.5))}
+    modes = [mode for sent in by_question.values() for _, mode in sent]
+    assert 10 <= modes.count("noisy") <= 30  # about half of 40 at p = 0.5
+    assert [noise_mode(6, q, q.rstrip("?"), 0.5) for q in questions] != [
+        noise_mode(5, q, q.rstrip("?"), 0.5) for q in questions
+    ]  # a new noise seed (the next step): a new draw
+    assert {noise_mode(5, q, q, 0.0) for q in questions} == {"useful"}
+    assert {noise_mode(5, q, q, 1.0) for q in questions} == {"noisy"}
+    backend.requests.clear()
+    run_rollouts(
+        ScriptedPolicy(tokenizer, script), backend, items[:2], config.model_copy(update={"noise_seed": None})
+    )
+    assert {r.mode for r in backend.requests} == {None}  # without it the simulator draws the mode
 
 
 def test_evaluation_default_sends_no_question_or_answer(tokenizer) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 EXPECTED = {
-    "zerosearch.common.agent": {"TurnCallback", "query_seed", "run_rollouts", "search_seed"},
+    "zerosearch.common.agent": {"TurnCallback", "noise_mode", "query_seed", "run_rollouts", "search_seed"},
     "zerosearch.common.policies": {"POLICY_ENGINES", "Generation", "Policy", "make_policy"},
     "zerosearch.common.search": {
         "BACKEND_NAMES",

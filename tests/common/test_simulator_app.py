@@ -12,6 +12,7 @@ import pytest
 
 from zerosearch.common.agent import run_rollouts
 from zerosearch.common.search import make_backend, run_sync
+from zerosearch.common.search.base import SearchRequest
 from zerosearch.common.trajectory import RolloutConfig
 from zerosearch.simulator.app import create_app
 from zerosearch.simulator.local import serve_in_background
@@ -42,6 +43,20 @@ def test_a_group_sending_one_query_gets_one_set_of_documents(policy, simulator_u
     assert len({t.prompt_text for t in shared}) == 1  # the same <information> block for the whole group
     fresh = run_rollouts(policy, backend, group, base)
     assert len({t.prompt_text for t in fresh}) > 1  # the paper's default: each search a new sample
+
+
+def test_one_documents_seed_keeps_one_set_per_mode(simulator_url: str, nq_items) -> None:  # type: ignore[no-untyped-def]
+    # shared_documents "run": the client sends the mode it drew with the run's documents seed.
+    backend = make_backend("simulator", url=simulator_url, timeout_s=120, retries=1)
+    question = nq_items[0].question
+    request = SearchRequest(query=question, k=1, question=question, seed=3)
+    useful, noisy = backend.search_batch(
+        [request.model_copy(update={"mode": mode}) for mode in ("useful", "noisy")]
+    )
+    [useful_again] = backend.search_batch([request.model_copy(update={"mode": "useful"})])  # a later step
+    assert (useful.mode, noisy.mode, useful_again.mode) == ("useful", "noisy", "useful")
+    assert useful.formatted == useful_again.formatted  # the same set each time the mode comes up
+    assert useful.formatted != noisy.formatted
 
 
 def test_rag_over_the_real_simulator(policy, simulator_url: str, nq_items) -> None:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.utils.fakes import EchoBackend, QuestionPolicy
+from zerosearch.common.agent import query_seed
 from zerosearch.common.trajectory import QAItem, RolloutConfig
 from zerosearch.trainer.curriculum import Curriculum
 from zerosearch.trainer.reward import make_reward_function
@@ -84,9 +85,36 @@ def test_shared_documents_seed_by_query_per_step_or_per_run(tokenizer, each_step
         assert all(len(seeds) == 1 for seeds in by_question.values()), by_question  # one draw per group
         assert None not in by_question[ITEMS[0].question]
         seeds_by_step.append(by_question)
+        # "run" draws useful/noisy on the client (the documents stay per mode); "step" leaves it to the seed
+        assert {request.mode is not None for request in backend.requests} == {not each_step}
     changed = seeds_by_step[0][ITEMS[0].question] != seeds_by_step[1][ITEMS[0].question]
     assert changed is each_step  # "step": new documents every step; "run": the same all run
     assert rollout.settings.documents_seed == 42  # the base is kept; each step derives its own
+    assert rollout.settings.noise_seed is None
+
+
+def test_shared_documents_per_run_draw_the_mode_anew_each_step(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    backend = EchoBackend()
+    settings = RolloutConfig(
+        max_turns=1, max_new_tokens=64, max_completion_tokens=512, top_k=1, documents_seed=42
+    )
+    policy = QuestionPolicy(tokenizer, GOLD.get)
+    rollout = SearchRollout(
+        ITEMS, backend, settings, Curriculum(kind="constant", p_end=0.5, total_steps=4), lambda trainer: policy,
+        documents_each_step=False,
+    )  # fmt: skip
+    prompts = [item.question for item in ITEMS]
+    draws = []
+    for step in range(12):
+        backend.requests.clear()
+        rollout(prompts, SimpleNamespace(state=SimpleNamespace(global_step=step)))
+        draws.append(tuple(request.mode for request in backend.requests))
+        assert {request.seed for request in backend.requests} == {
+            query_seed(42, request.question or "", request.query) for request in backend.requests
+        }  # the documents seed never moves
+    # at p = 0.5 a question is useful some steps and noisy others (a per-run draw would fix it)
+    for i in range(len(ITEMS)):
+        assert {draw[i] for draw in draws} == {"useful", "noisy"}, [draw[i] for draw in draws]
 
 
 def test_rollout_settings_seed_searches_by_query_only_when_asked(tmp_path) -> None:  # type: ignore[no-untyped-def]
