@@ -39,6 +39,7 @@ def summarize(results: Results) -> dict[str, Any]:
     """Per arm and dataset: mean and spread over seeds of every metric; per arm and seed: the learning signal."""
     table: dict[str, dict[str, dict[str, Any]]] = {}
     signal: dict[str, dict[str, float | None]] = {}
+    useful: dict[str, dict[str, float | None]] = {}
     for arm, seeds in results.items():
         datasets = sorted({name for run in seeds.values() for name in run["eval"].get("datasets", {})})
         table[arm] = {}
@@ -56,7 +57,11 @@ def summarize(results: Results) -> dict[str, Any]:
             signal[arm] = {
                 seed: signal_in_se(_series(run.get("metrics", []), "reward")) for seed, run in seeds.items()
             }
-    return {"table": table, "learning_signal": signal}
+            useful[arm] = {  # steps where every rollout got noisy documents have no value and are left out
+                seed: signal_in_se(_series(run.get("metrics", []), "reward_useful"))
+                for seed, run in seeds.items()
+            }
+    return {"table": table, "learning_signal": signal, "useful_signal": useful}
 
 
 def _series(metrics: list[dict[str, Any]], key: str) -> list[float]:
@@ -98,6 +103,17 @@ def markdown_table(summary: dict[str, Any]) -> str:
     for arm, seeds in summary["learning_signal"].items():
         shown = ", ".join(f"seed {s}: {_se(v)}" for s, v in seeds.items())
         lines.append(f"- {arm}: {shown}")
+    useful = summary.get("useful_signal", {})
+    if any(value is not None for seeds in useful.values() for value in seeds.values()):
+        lines += [
+            "",
+            "The same for the reward of the rollouts that got no noisy documents (the policy's progress "
+            "with the curriculum's falling ceiling taken out; steps without such rollouts left out):",
+            "",
+        ]
+        for arm, seeds in useful.items():
+            shown = ", ".join(f"seed {s}: {_se(v)}" for s, v in seeds.items())
+            lines.append(f"- {arm}: {shown}")
     return "\n".join(lines) + "\n"
 
 

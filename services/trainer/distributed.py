@@ -228,6 +228,7 @@ class RankTracker:
         for key in (
             "rollouts", "searches", "failed_searches", "answered", "invalid_actions", "truncated",
             "model_tokens", "inserted_tokens", "noisy_searches",
+            "useful_rollouts", "useful_reward_total", "noisy_rollouts", "noisy_reward_total",
         ):  # fmt: skip
             merged[key] = sum(item[key] for item in everyone)
         return RolloutStats(**merged)

@@ -257,7 +257,7 @@ def _train_locked(
         run_dir.trim_metrics(checkpoint_step(resume_from) or 0)
     rollout = SearchRollout(
         items, backend, rollout_settings(config), config.curriculum_schedule(), transformers_policy,
-        documents_each_step=config.shared_documents == "step",
+        documents_each_step=config.shared_documents == "step", reward=config.reward,
     )  # fmt: skip
     trainer = _trainer(config, str(model_path), items, rollout, run_dir)
     trainer.add_callback(MetricsCallback(run_dir, rollout, total_steps=config.steps, on_progress=on_progress))

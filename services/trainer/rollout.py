@@ -33,6 +33,7 @@ from zerosearch.common.policy import Policy
 from zerosearch.common.search.base import SearchBackend
 from zerosearch.common.trajectory import QAItem, RolloutConfig, Trajectory
 from zerosearch.trainer.curriculum import Curriculum
+from zerosearch.trainer.reward import RewardKind, answer_reward
 
 __all__ = ["RolloutStats", "SearchRollout", "rollout_stats", "trajectories_to_trl"]
 
@@ -60,7 +61,21 @@ class RolloutStats:
     generate_seconds: float = 0.0
     search_seconds: float = 0.0
     noisy_searches: int = 0
+    useful_rollouts: int = 0  # searched, no noisy documents
+    useful_reward_total: float = 0.0
+    noisy_rollouts: int = 0  # got noisy documents in some search
+    noisy_reward_total: float = 0.0
     extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def useful_reward(self) -> float | None:
+        """Mean reward of the rollouts that searched and got no noisy documents (None: there were none)."""
+        return self.useful_reward_total / self.useful_rollouts if self.useful_rollouts else None
+
+    @property
+    def noisy_reward(self) -> float | None:
+        """Mean reward of the rollouts that got noisy documents (None: there were none)."""
+        return self.noisy_reward_total / self.noisy_rollouts if self.noisy_rollouts else None
 
     @property
     def searches_per_rollout(self) -> float:
@@ -88,6 +103,10 @@ class RolloutStats:
             "generate_seconds": self.generate_seconds,
             "search_seconds": self.search_seconds,
             "rollout_tokens_per_s": self.tokens_per_s,
+        } | {
+            name: value
+            for name, value in (("reward_useful", self.useful_reward), ("reward_noisy", self.noisy_reward))
+            if value is not None  # a step with no such rollout has no value (not 0.0)
         }
 
 
@@ -98,10 +117,21 @@ def rollout_stats(
     noise: float,
     seconds: float,
     timings: dict[str, float] | None = None,
+    reward: RewardKind | str = RewardKind.F1,
 ) -> RolloutStats:
     """Count searches, failures, answers and tokens over one batch of trajectories; ``timings`` is what
-    ``run_rollouts`` filled in (seconds generating and searching)."""
+    ``run_rollouts`` filled in (seconds generating and searching).
+
+    The reward split by what the searches returned: ``useful_reward`` over the rollouts that searched and got
+    no noisy documents, ``noisy_reward`` over those that got some. Under a curriculum the mean reward falls as
+    p rises even when the policy improves; the useful-only reward shows the policy's own progress."""
     timings = timings or {}
+    useful: list[float] = []
+    noisy: list[float] = []
+    for t in trajectories:
+        if t.searches:
+            score = answer_reward(t.answer, t.item.golden_answers, reward)
+            (noisy if any(s.mode == "noisy" for s in t.searches) else useful).append(score)
     return RolloutStats(
         step=step,
         noise=noise,
@@ -117,6 +147,10 @@ def rollout_stats(
         seconds=seconds,
         generate_seconds=timings.get("generate_s", 0.0),
         search_seconds=timings.get("search_s", 0.0),
+        useful_rollouts=len(useful),
+        useful_reward_total=sum(useful),
+        noisy_rollouts=len(noisy),
+        noisy_reward_total=sum(noisy),
     )
 
 
@@ -162,6 +196,7 @@ class SearchRollout:
         *,
         on_stats: Callable[[RolloutStats], None] | None = None,
         documents_each_step: bool = True,
+        reward: RewardKind | str = RewardKind.F1,
     ) -> None:
         # TRL passes prompts only, so each prompt (the question text) must identify one item.
         self.items = {item.question: item for item in items}
@@ -175,6 +210,7 @@ class SearchRollout:
         self.policy_factory = policy_factory
         self.on_stats = on_stats
         self.documents_each_step = documents_each_step
+        self.reward = reward  # for the stats' reward split by mode (the trainer's reward function scores)
         self.last_stats: RolloutStats | None = None
         # TRL sets __name__-based profiling labels on callables; keep a readable one.
         self.__name__ = "search_rollout"
@@ -216,7 +252,9 @@ class SearchRollout:
             raise RuntimeError(
                 f"agent loop returned {len(trajectories)} trajectories for {len(items)} prompts"
             )
-        stats = rollout_stats(trajectories, step=step, noise=noise, seconds=seconds, timings=timings)
+        stats = rollout_stats(
+            trajectories, step=step, noise=noise, seconds=seconds, timings=timings, reward=self.reward
+        )
         self.last_stats = stats
         log.info(
             "step %d: noise p=%.4f, %d rollouts, %.2f searches each (%d failed), %.1f tokens/s; "

@@ -193,6 +193,29 @@ def test_summary_table_and_curves() -> None:
     assert "- grpo: seed 1: +4.24 SE" in table and "cold-start:" not in table.split("standard errors")[1]
     assert curves(results, "reward")["grpo"][0] == pytest.approx(0.05)
     assert "cold-start" not in curves(results, "reward")
+    assert "no noisy documents" not in table  # runs without the useful-only reward do not show it
+
+
+def test_summary_reports_the_useful_only_reward_signal() -> None:
+    # The reward falls with the curriculum's noise while the useful-document rollouts' reward rises.
+    run = _run(2.0, [0.6, 0.6, 0.5, 0.5, 0.4, 0.4])
+    useful = [0.6, 0.7, None, 0.8, 0.9, 1.0]  # step 3: every rollout got noisy documents
+    for line, value in zip(run["metrics"], useful, strict=True):
+        if value is not None:
+            line["reward_useful"] = value
+    summary = summarize({"grpo": {"1": run}})
+    assert summary["learning_signal"]["grpo"]["1"] == -math.inf
+    # steps with a value: 0.6, 0.7, 0.8, 0.9, 1.0 → thirds of 1 step: no variance → None; 6 values needed
+    assert summary["useful_signal"]["grpo"]["1"] is None
+    useful[2] = 0.7
+    run["metrics"][2]["reward_useful"] = 0.7
+    summary = summarize({"grpo": {"1": run}})
+    assert summary["useful_signal"]["grpo"]["1"] == pytest.approx(
+        signal_in_se([0.6, 0.7, 0.7, 0.8, 0.9, 1.0])
+    )
+    assert summary["useful_signal"]["grpo"]["1"] > 2.0
+    table = markdown_table(summary)
+    assert "no noisy documents" in table and "seed 1: +4.24 SE" in table.split("no noisy documents")[1]
 
 
 def test_the_cli_has_the_experiment_verb() -> None:

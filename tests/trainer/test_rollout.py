@@ -180,3 +180,32 @@ def test_failed_searches_fall_back_and_are_counted(tokenizer) -> None:  # type: 
     stats = rollout.last_stats
     assert stats is not None and stats.failed_searches == 1
     assert stats.as_metrics()["failed_searches"] == 1.0
+
+
+class _NoisyFor(EchoBackend):
+    """Noisy documents for one question's searches, useful ones for the others."""
+
+    def __init__(self, noisy_question: str) -> None:
+        super().__init__()
+        self.noisy_question = noisy_question
+
+    async def _search_once(self, request):  # type: ignore[no-untyped-def]
+        result = await super()._search_once(request)
+        return result.model_copy(
+            update={"mode": "noisy" if request.question == self.noisy_question else "useful"}
+        )
+
+
+def test_stats_split_the_reward_by_what_the_searches_returned(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    # q1 and q2 get useful documents and are answered right; q3 gets noisy ones and is answered wrong.
+    answers = {**GOLD, ITEMS[2].question: "Saturn"}
+    rollout, _, _ = _rollout(tokenizer, answers.get, backend=_NoisyFor(ITEMS[2].question))
+    rollout([item.question for item in ITEMS], SimpleNamespace(state=SimpleNamespace(global_step=0)))
+    stats = rollout.last_stats
+    assert stats is not None and (stats.useful_rollouts, stats.noisy_rollouts) == (2, 1)
+    metrics = stats.as_metrics()
+    assert (metrics["reward_useful"], metrics["reward_noisy"]) == (1.0, 0.0)
+    rollout, _, _ = _rollout(tokenizer, GOLD.get)  # every search useful: no noisy reward to report
+    rollout([ITEMS[0].question], SimpleNamespace(state=SimpleNamespace(global_step=0)))
+    assert rollout.last_stats is not None and "reward_noisy" not in rollout.last_stats.as_metrics()
+    assert rollout.last_stats.as_metrics()["reward_useful"] == 1.0
