@@ -207,8 +207,7 @@ def test_summary_reports_the_useful_only_reward_signal() -> None:
     assert summary["learning_signal"]["grpo"]["1"] == -math.inf
     # steps with a value: 0.6, 0.7, 0.8, 0.9, 1.0 → thirds of 1 step: no variance → None; 6 values needed
     assert summary["useful_signal"]["grpo"]["1"] is None
-    useful[2] = 0.7
-    run["metrics"][2]["reward_useful"] = 0.7
+    run["metrics"][2]["reward_useful"] = 0.7  # step 3 now has useful rollouts too: 6 values
     summary = summarize({"grpo": {"1": run}})
     assert summary["useful_signal"]["grpo"]["1"] == pytest.approx(
         signal_in_se([0.6, 0.7, 0.7, 0.8, 0.9, 1.0])
