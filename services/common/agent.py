@@ -16,9 +16,10 @@ trajectory that ran out of completion budget ends without one and is marked ``tr
 Search seeds: with ``documents_seed`` set, a search is seeded by (that seed, question, query), so the
 trajectories of one batch that send the same query for the same question get the same documents and the
 same noisy/useful draw (the simulator generates them once). With ``noise_seed`` also set, the loop draws
-the mode itself from (noise_seed, question, query) and sends it: the documents of a query stay fixed per
-mode while the draw follows ``noise_seed`` (the trainer changes it every step). Otherwise each trajectory
-and turn has its own seed (``seed``), or none: every search a fresh sample.
+the mode itself, once per search call as in the paper (from noise_seed, question, trajectory and turn), and
+sends it: the documents of a query stay fixed per mode, while each rollout of a group draws useful or noisy
+on its own and the draw follows ``noise_seed`` (the trainer changes it every step). Otherwise each
+trajectory and turn has its own seed (``seed``), or none: every search a fresh sample.
 
     trajectories = run_rollouts(policy, backend, items, RolloutConfig(max_turns=2, temperature=0.0))
     trajectories[0].answer, trajectories[0].completion_ids, trajectories[0].env_mask
@@ -64,15 +65,24 @@ def search_seed(seed: int | None, index: int, turn: int) -> int | None:
     return (seed + 1000 * index + turn) % 2**31
 
 
-def query_seed(documents_seed: int, question: str, query: str) -> int:
-    """The simulator seed of a search shared by every trajectory that sends ``query`` for ``question``."""
-    digest = hashlib.sha256(f"{documents_seed}\0{question}\0{query}".encode()).digest()
+def _digest_seed(*parts: object) -> int:
+    """A valid int32 seed from ``parts``, stable across processes (unlike ``hash``)."""
+    digest = hashlib.sha256("\0".join(str(part) for part in parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") % 2**31
 
 
-def noise_mode(noise_seed: int, question: str, query: str, noise: float) -> Literal["useful", "noisy"]:
-    """The useful/noisy draw of a search shared by query, made on the client (probability ``noise``)."""
-    draw = random.Random(query_seed(noise_seed, question, query)).random()
+def query_seed(documents_seed: int, question: str, query: str) -> int:
+    """The simulator seed of a search shared by every trajectory that sends ``query`` for ``question``."""
+    return _digest_seed(documents_seed, question, query)
+
+
+def noise_mode(
+    noise_seed: int, question: str, index: int, turn: int, noise: float
+) -> Literal["useful", "noisy"]:
+    """The useful/noisy draw of one search call (trajectory ``index``, ``turn``), made on the client:
+    noisy with probability ``noise``, each call on its own (the paper draws once per call, so the rollouts
+    of a group that send the same query do not share one draw)."""
+    draw = random.Random(_digest_seed(noise_seed, question, index, turn)).random()
     return "noisy" if draw < noise else "useful"
 
 
@@ -120,14 +130,14 @@ class _Loop:
             question=item.question if self.config.send_question else None,
             answer=item.golden_answers[0] if self.config.send_answer and item.golden_answers else None,
             seed=self.seed(item, index, query, turn),
-            mode=self.mode(item, query),
+            mode=self.mode(item, index, turn),
         )
 
-    def mode(self, item: QAItem, query: str) -> Literal["useful", "noisy"] | None:
+    def mode(self, item: QAItem, index: int, turn: int) -> Literal["useful", "noisy"] | None:
         """The mode drawn here (``noise_seed`` with ``documents_seed``), else None: the simulator draws it."""
         if self.config.documents_seed is None or self.config.noise_seed is None:
             return None
-        return noise_mode(self.config.noise_seed, item.question, query, self.config.noise)
+        return noise_mode(self.config.noise_seed, item.question, index, turn, self.config.noise)
 
     def seed(self, item: QAItem, index: int, query: str, turn: int) -> int | None:
         """One search's simulator seed: shared by query when ``documents_seed`` is set, else per trajectory."""

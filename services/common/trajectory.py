@@ -93,9 +93,9 @@ class RolloutConfig(RolloutLimits):
     )
     noise_seed: int | None = Field(
         default=None,
-        description="With documents_seed: draw each search's useful/noisy mode from (this, question, query) "
-        "and send it, so the documents stay fixed per (query, mode) while the draw follows this seed. "
-        "None: the simulator draws the mode from the search seed.",
+        description="With documents_seed: draw each search call's useful/noisy mode from (this, question, "
+        "trajectory, turn) and send it, so the documents stay fixed per (query, mode) while every call draws "
+        "on its own and the draw follows this seed. None: the simulator draws the mode from the search seed.",
     )
 
 

@@ -111,13 +111,39 @@ class PoolConfig(BaseModel):
     )
     samples: int = Field(default=4, ge=2, le=64, description="Sampled rollouts per probed question.")
     size: int = Field(
-        default=4, ge=1, le=100_000, description="Questions kept: the first with 0 < mean reward < 1."
+        default=4,
+        ge=1,
+        le=100_000,
+        description="Questions kept: the first with min_pass_rate < mean reward < max_pass_rate.",
     )
     search: Literal["bm25", "training"] = Field(
         default="bm25",
         description="Engine of the probe: bm25 over the local corpus (arms that train against different "
         "engines then share one pool) or the run's own search.",
     )
+    min_pass_rate: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Keep questions whose pass rate is above this (0: answered once).",
+    )
+    max_pass_rate: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description="Keep questions whose pass rate is below this (1: not always answered). Lower it to leave "
+        "room to learn: a question answered 9 times in 10 cannot rise much, least of all under a curriculum "
+        "that makes more searches noisy as training goes on.",
+    )
+
+    @model_validator(mode="after")
+    def _band(self) -> PoolConfig:
+        if self.min_pass_rate >= self.max_pass_rate:
+            raise ValueError(
+                f"pool.min_pass_rate ({self.min_pass_rate}) must be below pool.max_pass_rate "
+                f"({self.max_pass_rate}): questions are kept when min < pass rate < max"
+            )
+        return self
 
 
 class EvalAfterCheckpoint(BaseModel):
@@ -221,10 +247,10 @@ class TrainConfig(BaseModel):
     shared_documents: Literal["none", "step", "run"] = Field(
         default="none",
         description="Rollouts that send the same query for the same question get the same simulated "
-        "documents and noise draw (one simulator call), so a group's rewards differ by what the policy did: "
+        "documents (one simulator call per set), so a group's rewards differ by what the policy did: "
         "'step' within a step (new documents each step); 'run' for the whole run, like a real engine: one "
-        "useful and one noisy set per query, the set drawn anew each step with the curriculum's p. 'none': "
-        "every search fresh, as the paper.",
+        "useful and one noisy set per query, each search call drawing its set with the curriculum's p (the "
+        "rollouts of a group draw apart, anew each step). 'none': every search fresh, as the paper.",
     )
     search_retry: BackendOptions = Field(
         default_factory=_training_search_retry,

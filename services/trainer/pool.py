@@ -5,9 +5,10 @@ A group whose rollouts all score the same has zero advantage, so it gives no gra
 most groups score 0 everywhere (docs/benchmarks.md, "Learning signal"). DAPO (Yu et al., 2025) drops such
 groups online and samples again; on a small machine it is cheaper to probe once. The starting policy (after
 the cold start) samples ``samples`` rollouts of each of the first ``candidates`` training questions, and
-GRPO trains on the first ``size`` questions whose mean reward is strictly between 0 and 1; when fewer than
-``prompts_per_step`` are, the other questions of the highest pass rate below 1 fill the pool (a warning says
-so). The probe is seeded by the run's seed and searches BM25 by default, so arms of one seed that train
+GRPO trains on the first ``size`` questions whose mean reward (pass rate) is strictly between
+``min_pass_rate`` and ``max_pass_rate`` (0 and 1 by default; a lower maximum leaves the policy room to
+learn); when fewer than ``prompts_per_step`` are, the other questions of the highest pass rate below the
+maximum fill the pool (a warning says so). The probe is seeded by the run's seed and searches BM25 by default, so arms of one seed that train
 against different engines get the same pool. Every pass rate goes to ``<run>/pool.json``; a resumed run
 reads its pool back, and so does a new run whose folder holds a ``pool.json`` before it starts (the
 experiment gives later arms of a seed the first arm's).
@@ -60,17 +61,23 @@ def pass_rates(
     return [statistics.fmean(rewards[i * samples : (i + 1) * samples]) for i in range(len(items))]
 
 
-def pick_learnable(items: list[QAItem], rates: list[float], size: int) -> list[QAItem]:
-    """The first ``size`` items whose pass rate is strictly between 0 and 1 (a group of them can differ)."""
-    return [item for item, rate in zip(items, rates, strict=True) if 0.0 < rate < 1.0][:size]
+def pick_learnable(
+    items: list[QAItem], rates: list[float], size: int, low: float = 0.0, high: float = 1.0
+) -> list[QAItem]:
+    """The first ``size`` items whose pass rate is strictly between ``low`` and ``high`` (0 and 1: a group
+    of them can differ)."""
+    return [item for item, rate in zip(items, rates, strict=True) if low < rate < high][:size]
 
 
-def fill_pool(chosen: list[QAItem], items: list[QAItem], rates: list[float], needed: int) -> list[QAItem]:
-    """``chosen`` topped up to ``needed`` with the other items the policy did not always answer, highest pass
-    rate first (file order among ties): a step needs ``prompts_per_step`` questions, and a question the probe
-    saw fail 4 times may still be answered sometimes."""
+def fill_pool(
+    chosen: list[QAItem], items: list[QAItem], rates: list[float], needed: int, high: float = 1.0
+) -> list[QAItem]:
+    """``chosen`` topped up to ``needed`` with the other items of pass rate below ``high`` (by default those
+    the policy did not always answer), highest pass rate first (file order among ties): a step needs
+    ``prompts_per_step`` questions, and a question the probe saw fail 4 times may still be answered
+    sometimes."""
     others = sorted(
-        (pair for pair in zip(items, rates, strict=True) if pair[0] not in chosen and pair[1] < 1.0),
+        (pair for pair in zip(items, rates, strict=True) if pair[0] not in chosen and pair[1] < high),
         key=lambda pair: -pair[1],
     )
     return chosen + [item for item, _ in others[: max(0, needed - len(chosen))]]
@@ -104,13 +111,14 @@ def learnable_pool(
     policy = starting_policy()
     probe = settings.model_copy(update={"noise": 0.0, "seed": config.seed})
     rates = pass_rates(policy, probe_backend, candidates, probe, pool.samples, config.reward)
-    learnable = pick_learnable(candidates, rates, pool.size)
-    chosen = fill_pool(learnable, candidates, rates, config.prompts_per_step)
+    low, high = pool.min_pass_rate, pool.max_pass_rate
+    learnable = pick_learnable(candidates, rates, pool.size, low, high)
+    chosen = fill_pool(learnable, candidates, rates, config.prompts_per_step, high)
     if len(chosen) > len(learnable):
-        log.warning("pool: %d questions kept with 0 < pass rate < 1; %d more of the highest pass rate below 1 "
-                    "added so that a step has prompts_per_step=%d questions (a question of pass rate 0 gives "
-                    "no gradient until one rollout answers it)",
-                    len(learnable), len(chosen) - len(learnable), config.prompts_per_step)  # fmt: skip
+        log.warning("pool: %d questions kept with %g < pass rate < %g; %d more of the highest pass rate below "
+                    "%g added so that a step has prompts_per_step=%d questions (a question of pass rate 0 "
+                    "gives no gradient until one rollout answers it)",
+                    len(learnable), low, high, len(chosen) - len(learnable), high, config.prompts_per_step)  # fmt: skip
     report = {
         "pool": [item.question for item in chosen],
         "filled": len(chosen) - len(learnable),
@@ -121,12 +129,13 @@ def learnable_pool(
         "settings": pool.model_dump(mode="json"),
     }
     path.write_text(json.dumps(report, indent=2))
-    log.info("pool: %d of %d probed questions have 0 < pass rate < 1 (%d kept); %s",
-             sum(0 < r < 1 for r in rates), len(candidates), len(learnable), path)  # fmt: skip
+    log.info("pool: %d of %d probed questions have %g < pass rate < %g (%d kept); %s",
+             sum(low < r < high for r in rates), len(candidates), low, high, len(learnable), path)  # fmt: skip
     if len(chosen) < config.prompts_per_step:
         raise DatasetError(
-            f"pool: {len(chosen)} of {len(candidates)} probed questions have a pass rate below 1, fewer than "
-            f"prompts_per_step={config.prompts_per_step}; raise pool.candidates or pool.samples",
+            f"pool: {len(chosen)} of {len(candidates)} probed questions have a pass rate below {high:g}, fewer "
+            f"than prompts_per_step={config.prompts_per_step}; raise pool.candidates, pool.samples or "
+            f"pool.max_pass_rate",
             param="pool.candidates",
         )
     return chosen

@@ -5,8 +5,8 @@ searches the simulator with ``noise = curriculum(step)`` and the trajectory's **
 gold answer, and inserts the documents. Every search is a fresh sample, as in the paper, unless the settings
 carry a ``documents_seed`` (``shared_documents``): then the rollouts that send the same query for the same
 question get the same documents, within a step (``documents_each_step``: the step goes into the seed) or
-for the whole run per useful/noisy mode, the mode drawn anew each step (``noise_seed``; see
-``zerosearch.common.agent``). What goes back to TRL, one entry per sample and in
+for the whole run per useful/noisy mode, each search call drawing its mode on its own and anew each step
+(``noise_seed``; see ``zerosearch.common.agent``). What goes back to TRL, one entry per sample and in
 sample order:
 
 - ``prompt_ids``, ``completion_ids`` and ``logprobs`` (the sampled logprobs when the policy has them);

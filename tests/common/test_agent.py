@@ -98,7 +98,7 @@ def test_documents_seed_gives_one_seed_per_question_and_query(tokenizer) -> None
     assert all(0 <= seed < 2**31 for _, seed in seeds)
 
 
-def test_noise_seed_draws_the_mode_on_the_client_and_keeps_the_documents_seed(tokenizer) -> None:  # type: ignore[no-untyped-def]
+def test_noise_seed_draws_each_call_on_the_client_and_keeps_the_documents_seed(tokenizer) -> None:  # type: ignore[no-untyped-def]
     backend = EchoBackend()
 
     def script(turn: int, context: str) -> str:
@@ -106,23 +106,29 @@ def test_noise_seed_draws_the_mode_on_the_client_and_keeps_the_documents_seed(to
         return f"<search> {question.rstrip('?')} </search>" if turn == 1 else "<answer> x </answer>"
 
     questions = [f"q{i}?" for i in range(40)]
-    items = _items(*questions, *questions)  # every question twice: a group of 2
+    items = _items(*questions, *questions)  # every question twice: a group of 2 that sends one query
     config = RolloutConfig(send_question=True, documents_seed=99, noise_seed=5, noise=0.5)
     run_rollouts(ScriptedPolicy(tokenizer, script), backend, items, config)
-    by_question: dict[str, set[tuple[int | None, str | None]]] = {}
+    sent: dict[str, list[tuple[int | None, str | None]]] = {}
     for r in backend.requests:
-        by_question.setdefault(r.question or "", set()).add((r.seed, r.mode))
-    for question, sent in by_question.items():
+        sent.setdefault(r.question or "", []).append((r.seed, r.mode))
+    split_groups = 0
+    for i, question in enumerate(questions):
         query = question.rstrip("?")
-        # one draw per group; the documents seed is the run's, the mode comes from the noise seed
-        assert sent == {(query_seed(99, question, query), noise_mode(5, question, query, 0.5))}
-    modes = [mode for sent in by_question.values() for _, mode in sent]
-    assert 10 <= modes.count("noisy") <= 30  # about half of 40 at p = 0.5
-    assert [noise_mode(6, q, q.rstrip("?"), 0.5) for q in questions] != [
-        noise_mode(5, q, q.rstrip("?"), 0.5) for q in questions
-    ]  # a new noise seed (the next step): a new draw
-    assert {noise_mode(5, q, q, 0.0) for q in questions} == {"useful"}
-    assert {noise_mode(5, q, q, 1.0) for q in questions} == {"noisy"}
+        # the documents seed is the run's, shared by the group; each call draws its own mode (index, turn 1)
+        expected = [
+            (query_seed(99, question, query), noise_mode(5, question, j, 1, 0.5)) for j in (i, i + 40)
+        ]
+        assert sorted(sent[question], key=str) == sorted(expected, key=str)
+        split_groups += len({mode for _, mode in sent[question]}) == 2
+    modes = [mode for calls in sent.values() for _, mode in calls]
+    assert 25 <= modes.count("noisy") <= 55  # about half of 80 calls at p = 0.5
+    assert 8 <= split_groups <= 32  # about half of the groups: one rollout useful, the other noisy
+    draws = [noise_mode(5, q, i, 1, 0.5) for i, q in enumerate(questions)]
+    assert [noise_mode(6, q, i, 1, 0.5) for i, q in enumerate(questions)] != draws  # next step: new draws
+    assert [noise_mode(5, q, i, 2, 0.5) for i, q in enumerate(questions)] != draws  # next turn: its own
+    assert {noise_mode(5, q, i, 1, 0.0) for i, q in enumerate(questions)} == {"useful"}
+    assert {noise_mode(5, q, i, 1, 1.0) for i, q in enumerate(questions)} == {"noisy"}
     backend.requests.clear()
     run_rollouts(
         ScriptedPolicy(tokenizer, script), backend, items[:2], config.model_copy(update={"noise_seed": None})

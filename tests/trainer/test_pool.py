@@ -93,3 +93,32 @@ def test_a_pool_too_small_for_a_step_is_one_clear_error(tokenizer, tmp_path: Pat
 def test_bad_pool_settings_name_the_field(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"pool\.samples"):
         _config(tmp_path, samples=1)  # one sample cannot show "sometimes"
+
+
+def test_a_pass_rate_band_leaves_room_to_learn(tmp_path: Path) -> None:
+    rates = [1.0, 0.5, 0.0, 0.25, 0.9]
+    # (0.2, 0.6): the question answered 9 times in 10 has no room left, the one never answered no signal
+    assert pick_learnable(ITEMS, rates, size=9, low=0.2, high=0.6) == [ITEMS[1], ITEMS[3]]
+    assert pick_learnable(ITEMS, rates, size=9, low=0.3, high=0.6) == [ITEMS[1]]
+    # filling in stays below the band's top: 0.9 is never taken, the best below it is
+    assert fill_pool([ITEMS[1]], ITEMS, rates, 3, high=0.6) == [ITEMS[1], ITEMS[3], ITEMS[2]]
+    config = _config(tmp_path, min_pass_rate=0.2, max_pass_rate=0.6)
+    assert (config.pool.min_pass_rate, config.pool.max_pass_rate) == (0.2, 0.6)
+    with pytest.raises(ConfigError, match="min_pass_rate") as err:
+        _config(tmp_path, min_pass_rate=0.6, max_pass_rate=0.5)
+    assert "below pool.max_pass_rate" in str(err.value)
+    with pytest.raises(ConfigError, match="max_pass_rate"):
+        _config(tmp_path, max_pass_rate=1.5)
+
+
+def test_the_probe_keeps_only_the_band(tokenizer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config, run_dir = (
+        _config(tmp_path, size=2, min_pass_rate=0.3, max_pass_rate=0.6),
+        RunDir(tmp_path / "run"),
+    )
+    run_dir.root.mkdir(parents=True)
+    chosen = learnable_pool(
+        config, run_dir, lambda: QuestionPolicy(tokenizer, _answers()), ITEMS, EchoBackend(), SETTINGS
+    )
+    assert [i.id for i in chosen] == ["half", "also-half"]  # 0.25 is under the band, 1.0 over it
+    assert json.loads(run_dir.pool_file.read_text())["settings"]["max_pass_rate"] == 0.6

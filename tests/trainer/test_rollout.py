@@ -103,18 +103,23 @@ def test_shared_documents_per_run_draw_the_mode_anew_each_step(tokenizer) -> Non
         ITEMS, backend, settings, Curriculum(kind="constant", p_end=0.5, total_steps=4), lambda trainer: policy,
         documents_each_step=False,
     )  # fmt: skip
-    prompts = [item.question for item in ITEMS]
-    draws = []
+    prompts = [item.question for item in ITEMS for _ in range(4)]  # groups of 4, as TRL hands them
+    modes: dict[str, set[str | None]] = {item.question: set() for item in ITEMS}
+    split_groups = 0
     for step in range(12):
         backend.requests.clear()
         rollout(prompts, SimpleNamespace(state=SimpleNamespace(global_step=step)))
-        draws.append(tuple(request.mode for request in backend.requests))
         assert {request.seed for request in backend.requests} == {
             query_seed(42, request.question or "", request.query) for request in backend.requests
-        }  # the documents seed never moves
-    # at p = 0.5 a question is useful some steps and noisy others (a per-run draw would fix it)
-    for i in range(len(ITEMS)):
-        assert {draw[i] for draw in draws} == {"useful", "noisy"}, [draw[i] for draw in draws]
+        }  # the documents seed never moves, and a group's query has one
+        for item in ITEMS:
+            group = {request.mode for request in backend.requests if request.question == item.question}
+            modes[item.question] |= group
+            split_groups += group == {"useful", "noisy"}
+    # at p = 0.5 a question is useful some steps and noisy others (a per-run draw would fix it) ...
+    assert all(seen == {"useful", "noisy"} for seen in modes.values()), modes
+    # ... and each rollout of a group draws on its own (one draw per group would never split it)
+    assert split_groups >= 12, split_groups
 
 
 def test_rollout_settings_seed_searches_by_query_only_when_asked(tmp_path) -> None:  # type: ignore[no-untyped-def]
