@@ -57,3 +57,53 @@ def run(
         out or Path("runs") / "experiment" / time.strftime("%Y%m%d-%H%M%S"),
         simulator_url=simulator_url,
     )
+
+
+@experiment_app.command("power")
+def power(
+    steps: list[int] = typer.Option([9, 18, 27], help="GRPO steps of a run (repeat the flag for a grid)."),
+    rollouts: list[int] = typer.Option([8, 16, 32], help="Rollouts a step (questions × group size)."),
+    seeds: int = typer.Option(3, min=1, max=100, help="Seeds that must all meet the bar."),
+    p_end: float = typer.Option(0.5, min=0.0, max=1.0, help="Curriculum p at the last step (paper: 0.5)."),
+    start: float = typer.Option(
+        0.25, min=0.0, max=1.0, help="Policy's answer rate from useful documents, step 1."
+    ),
+    end: float = typer.Option(1.0, min=0.0, max=1.0, help="The same at the end of the learning curve."),
+    shape: str = typer.Option("linear", help="linear: steady over the run; jump: `end` from step 2 on."),
+    noisy_reward: float = typer.Option(
+        0.0, min=0.0, max=1.0, help="Reward of a rollout whose search was noisy."
+    ),
+    trials: int = typer.Option(2000, min=100, max=1_000_000, help="Simulated runs per cell."),
+) -> None:
+    """How often the learning-signal bar (last third > first third by 2 SE, every seed) is met, per size."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from zerosearch.experiment.power import bar_power
+    from zerosearch.trainer.curriculum import Curriculum
+
+    if shape not in ("linear", "jump"):
+        raise typer.BadParameter(f"must be linear or jump, got {shape!r}", param_hint="--shape")
+    if min(steps) < 6:
+        raise typer.BadParameter(f"every value must be at least 6 (two steps a third), got {min(steps)}",
+                                 param_hint="--steps")  # fmt: skip
+    if min(rollouts) < 1:
+        raise typer.BadParameter(
+            f"every value must be at least 1, got {min(rollouts)}", param_hint="--rollouts"
+        )
+    curriculum = Curriculum(p_end=p_end)
+    table = Table(
+        title=f"Learning-signal bar: p_end {p_end}, u {start} → {end} ({shape}), {trials} runs a cell"
+    )
+    for column in ("steps", "rollouts a step", "one seed > 2 SE", f"all {seeds} seeds"):
+        table.add_column(column, justify="right")
+    for n_steps in steps:
+        for n_rollouts in rollouts:
+            result = bar_power(
+                steps=n_steps, rollouts=n_rollouts, curriculum=curriculum, start=start, end=end,
+                shape=shape, noisy_reward=noisy_reward, trials=trials,  # type: ignore[arg-type]
+            )  # fmt: skip
+            table.add_row(
+                str(n_steps), str(n_rollouts), f"{result.one_seed:.2f}", f"{result.all_seeds(seeds):.2f}"
+            )
+    Console().print(table)
