@@ -8,7 +8,8 @@ answer from useful documents. This module draws that model, one rollout at a tim
 with the curriculum's p (and then scores ``noisy_reward``), otherwise it answers right with ``u`` of the
 step. ``u`` follows a learning curve from ``start`` to ``end``: ``linear`` over the run (the best case:
 steady progress until the last step) or ``jump`` (``end`` from step 2 on: what 2 pool questions did in
-run 9). Independent rollouts make it an upper bound on the real loop, whose rollouts share questions.
+run 9). Rollouts are independent here; in the real loop a group's rollouts share a question and
+correlate, which widens the step-to-step spread, so the real loop meets the bar less often than this says.
 
     power = bar_power(steps=9, rollouts=8, curriculum=Curriculum(), start=0.25, end=1.0)
     power.one_seed, power.all_seeds(3)
