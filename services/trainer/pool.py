@@ -9,9 +9,9 @@ GRPO trains on the first ``size`` questions whose mean reward (pass rate) is str
 ``min_pass_rate`` and ``max_pass_rate`` (0 and 1 by default; a lower maximum leaves the policy room to
 learn); when fewer than ``prompts_per_step`` are, the other questions of the highest pass rate below the
 maximum fill the pool (a warning says so). The probe is seeded by the run's seed and searches BM25 by
-default, so arms of one seed that train against different engines get the same pool. Every pass rate goes to ``<run>/pool.json``; a resumed run
-reads its pool back, and so does a new run whose folder holds a ``pool.json`` before it starts (the
-experiment gives later arms of a seed the first arm's).
+default, so arms of one seed that train against different engines get the same pool. Every pass rate goes
+to ``<run>/pool.json``; a resumed run reads its pool back, and so does a new run whose folder holds a
+``pool.json`` before it starts (the experiment gives later arms of a seed the first arm's).
 
     items = learnable_pool(config, run_dir, lambda: TransformersPolicy.from_pretrained(path), items, bm25, settings)
 """
