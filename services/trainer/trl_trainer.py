@@ -26,9 +26,10 @@ __all__ = ["RawRewardGRPOTrainer", "SearchGRPOTrainer", "trainer_class"]
 class SearchGRPOTrainer(GRPOTrainer):
     """TRL's GRPOTrainer as the trainer runs it (group-relative advantages, as TRL computes them).
 
-    On CPU, in one process, the loss's log-probabilities come from :func:`scored_logps` (packed batch,
-    LM head over the loss's tokens only) instead of TRL's head over every padded position; the same
-    values up to float rounding, ~3× less optimizer time a demo step (docs/benchmarks.md). Everything
+    On CPU, in one process, the loss's log-probabilities come from :func:`scored_logps` (rows grouped by
+    length, a group's shared prompt run once, LM head over the loss's tokens only) instead of TRL's head
+    over every padded position; the same values up to float rounding, ~3× less optimizer time a demo
+    step (docs/benchmarks.md). Everything
     else (reference model, old log-probs, GPU, several ranks) keeps TRL's own path.
     """
 

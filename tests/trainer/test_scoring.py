@@ -93,3 +93,57 @@ def test_length_groups_split_where_padding_costs_more_than_a_call() -> None:
     assert length_groups([500, 60, 480, 50], group_cost=128) == [[3, 1], [2, 0]]
     assert length_groups([100, 90, 95], group_cost=128) == [[1, 2, 0]]  # one call: padding is cheap
     assert sorted(i for g in length_groups([7, 3, 9, 1, 4], group_cost=0) for i in g) == [0, 1, 2, 3, 4]
+
+
+def _group_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Five rows in two GRPO groups (rows 0, 2, 4 share one prompt, rows 1, 3 a shorter one), completions
+    of 10, 1, 7, 10 and 4 tokens, documents not scored in row 2."""
+    generator = torch.Generator().manual_seed(2)
+    prompts = torch.randint(100, 20_000, (2, PROMPT), generator=generator)
+    ids = torch.randint(100, 20_000, (5, PROMPT + COMPLETION), generator=generator)
+    attention = torch.ones_like(ids)
+    for row in range(5):
+        ids[row, :PROMPT] = prompts[row % 2]
+    attention[1::2, :4] = 0  # the second prompt is shorter: left padding
+    for row, length in enumerate([10, 1, 7, 10, 4]):
+        attention[row, PROMPT + length :] = 0
+    ids = ids.masked_fill(attention == 0, 2)
+    scored = attention[:, PROMPT:].clone()
+    scored[2, 2:5] = 0
+    return ids, attention, scored
+
+
+def test_prompt_groups_find_the_rows_of_each_prompt() -> None:
+    from zerosearch.trainer.scoring import prompt_groups
+
+    ids, attention, _ = _group_batch()
+    assert prompt_groups(ids, attention, COMPLETION) == [[0, 2, 4], [1, 3]]
+    assert prompt_groups(ids[:2], attention[:2], COMPLETION) is None  # nothing shared: the packed path
+    holes = attention.clone()
+    holes[0, PROMPT + 2] = 0  # a completion that is not right-padded: not TRL's layout
+    assert prompt_groups(ids, holes, COMPLETION) is None
+
+
+def test_shared_prompts_give_the_same_logps_and_gradients(model) -> None:  # type: ignore[no-untyped-def]
+    """The prompt runs once per group (its keys and values shared by the group's rows): values equal TRL's
+    head, and the gradients equal those of the path that runs every row whole."""
+    ids, attention, scored = _group_batch()
+    with torch.no_grad():
+        expected, _ = _trl_reference(model, ids, attention, 0.7)
+    results, grads = [], []
+    for share in (True, False):
+        model.zero_grad()
+        logps, entropy = scored_logps(model, ids, attention, scored, temperature=0.7, share_prompts=share)
+        (logps.sum() + 0.1 * entropy.sum()).backward()
+        results.append(logps.detach())
+        grads.append([p.grad.clone() for p in (model.model.layers[0].self_attn.q_proj.weight,
+                                               model.model.layers[-1].mlp.down_proj.weight,
+                                               model.get_output_embeddings().weight)])  # fmt: skip
+    model.zero_grad()
+    chosen = scored.bool()
+    torch.testing.assert_close(results[0][chosen], expected[chosen], atol=2e-4, rtol=1e-4)
+    torch.testing.assert_close(results[0], results[1], atol=2e-4, rtol=1e-4)
+    assert (results[0][~chosen] == 0).all()
+    for shared, whole in zip(*grads, strict=True):
+        assert whole.norm() > 0
+        assert (shared - whole).norm() / whole.norm() < 1e-4  # float rounding: summed in another order

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-__all__ = ["TransformersPolicy", "cut_at_stop"]
+__all__ = ["TransformersPolicy", "cache_keyword", "cut_at_stop"]
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def cut_at_stop(
     return low, found
 
 
-def _cache_kwarg(model: Any) -> str:
+def cache_keyword(model: Any) -> str:
     """The keyword that hands a KV cache to ``model`` (``cache`` since transformers 5.24, else
     ``past_key_values``)."""
     return "cache" if "cache" in inspect.signature(type(model).forward).parameters else "past_key_values"
@@ -113,7 +113,7 @@ class TransformersPolicy(Policy):
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
         decoder = self.model.get_decoder()
         decoder(input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True,
-                **{_cache_kwarg(decoder): cache})  # fmt: skip
+                **{cache_keyword(decoder): cache})  # fmt: skip
         width = input_ids.shape[1]
         return CachedRows(cache, distinct, [width - len(p) for p in distinct])
 
@@ -179,7 +179,7 @@ class TransformersPolicy(Policy):
                     input_ids=input_ids,
                     attention_mask=attention,
                     use_cache=True,
-                    **{_cache_kwarg(self.model): cache},
+                    **{cache_keyword(self.model): cache},
                     max_new_tokens=max_new_tokens,
                     stop_strings=[s for s in stop if s] or None,
                     tokenizer=self.tokenizer,
