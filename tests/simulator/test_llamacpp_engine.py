@@ -8,6 +8,7 @@ reproducibility, the stop at ``Doc k+1``, the token budget, /search end to end, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import stat
@@ -22,6 +23,7 @@ from zerosearch.common.errors import ConfigError, EngineError
 from zerosearch.common.models import load_tokenizer
 from zerosearch.simulator.engines.base import Generation, GenerationRequest
 from zerosearch.simulator.engines.llama_server import (
+    BUILD_TAG,
     LLAMA_CPP_PYTHON_VERSION,
     build_llama_server,
     cached_llama_server,
@@ -57,7 +59,7 @@ def test_cache_is_used_when_nothing_is_on_path(tmp_path: Path, monkeypatch: pyte
     cache = tmp_path / "cache"
     assert find_llama_server(None, cache) is None
     built = _executable(cached_llama_server(cache))
-    assert built == cache / "llama.cpp" / LLAMA_CPP_PYTHON_VERSION / "bin" / "llama-server"
+    assert built == cache / "llama.cpp" / f"{LLAMA_CPP_PYTHON_VERSION}-{BUILD_TAG}" / "bin" / "llama-server"
     assert llama_server_binary(None, build=False, cache_dir=cache) == built
 
 
@@ -82,6 +84,37 @@ def test_build_without_cmake_is_one_clear_line(tmp_path: Path, monkeypatch: pyte
         build_llama_server(tmp_path)
     assert "cmake" in str(info.value) and "ZEROSEARCH_LLAMA_SERVER_PATH" in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_x86_builds_leave_amx_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """-march=native turns AMX on where the CPU reports it; a VM that reports it without granting it kills
+    llama-server with SIGILL, so x86 builds pass -mno-amx-* (explicit flags win over -march=native)."""
+    from zerosearch.simulator.engines import llama_server as module
+
+    commands: list[list[str]] = []
+
+    def run(command: list[str], what: str, log_path: Path) -> None:
+        commands.append(command)
+        if what == "cmake build":
+            _executable(tmp_path / "build" / "bin" / "llama-server")
+
+    monkeypatch.setattr(module, "_require_tools", lambda: ("cmake", None))
+    monkeypatch.setattr(module, "_download_sdist", lambda folder, log_path: folder / "sdist.tar.gz")
+    monkeypatch.setattr(module, "_unpack", lambda archive, folder: tmp_path)
+    monkeypatch.setattr(module, "_run", run)
+    monkeypatch.setattr(
+        module.tempfile, "TemporaryDirectory", lambda prefix: contextlib.nullcontext(tmp_path)
+    )
+    for machine, amx_off in (("x86_64", True), ("aarch64", False)):
+        monkeypatch.setattr(module.platform, "machine", lambda machine=machine: machine)
+        built = build_llama_server(tmp_path / machine, force=True)
+        configure = commands[-2]
+        flags = [arg for arg in configure if arg.startswith(("-DCMAKE_C_FLAGS=", "-DCMAKE_CXX_FLAGS="))]
+        assert built.parent.parent.name == f"{LLAMA_CPP_PYTHON_VERSION}-{BUILD_TAG}"
+        assert (
+            len(flags) == 2 and all("-mno-amx-tile" in f and "-mno-amx-int8" in f for f in flags)
+        ) is amx_off
+        assert amx_off or not flags
 
 
 def test_llamacpp_needs_a_gguf_model() -> None:
@@ -136,6 +169,32 @@ def engine(
     loop.run_until_complete(eng.aclose())
     loop.close()
     assert process is not None and process.poll() is not None  # no orphan
+
+
+def test_a_sigill_at_start_restarts_with_the_plain_cpu_kernels(
+    llama_server: Path, bundled_model_path: str, tmp_path: Path
+) -> None:
+    """A llama-server built for a CPU feature the machine reports but does not grant (AMX on some VMs) dies
+    of SIGILL: the engine starts it again with --no-repack and serves. The stand-in binary dies of SIGILL
+    unless that flag is given, then runs the real llama-server."""
+    wrapper = tmp_path / "llama-server"
+    wrapper.write_text(
+        f'#!/bin/sh\ncase " $* " in *" --no-repack "*) exec "{llama_server}" "$@";; esac\nkill -ILL $$\n'
+    )
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    settings = SimulatorSettings(
+        engine="llamacpp", max_batch_size=1, max_new_tokens=8, threads=2, llama_server_path=wrapper
+    )
+    eng = LlamaCppEngine(settings, tokenizer=load_tokenizer(bundled_model_path))
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(eng.start())
+        assert eng.extra_args == ("--no-repack",)
+        [generation] = loop.run_until_complete(eng.generate([_request(1, budget=8)]))
+        assert generation.completion_tokens > 0
+    finally:
+        loop.run_until_complete(eng.aclose())
+        loop.close()
 
 
 def _request(seed: int, budget: int = 96, stop: tuple[str, ...] = ()) -> GenerationRequest:

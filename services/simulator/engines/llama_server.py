@@ -5,7 +5,7 @@ sdist, pinned by :data:`LLAMA_CPP_PYTHON_VERSION`. The lookup order of :func:`ll
 
 1. the configured path (``ZEROSEARCH_LLAMA_SERVER_PATH`` / ``llama_server_path``), which must work;
 2. ``llama-server`` on ``PATH``;
-3. our cache, ``<cache_dir>/llama.cpp/<version>/bin/llama-server``;
+3. our cache, ``<cache_dir>/llama.cpp/<version>-<build tag>/bin/llama-server``;
 4. a build into that cache (once; a file lock keeps two processes from building together):
    ``pip download`` the sdist, then CMake (static, Release, no curl) of the ``llama-server`` target.
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from filelock import FileLock
 from zerosearch.common.errors import EngineError
 
 __all__ = [
+    "BUILD_TAG",
     "LLAMA_CPP_PYTHON_VERSION",
     "build_llama_server",
     "cached_llama_server",
@@ -41,6 +43,15 @@ log = logging.getLogger(__name__)
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 """The ``llama-cpp-python`` sdist whose vendored llama.cpp we build (one pin for the whole platform)."""
 
+BUILD_TAG = "no-amx"
+"""What our build changes from llama.cpp's defaults; part of the cache folder, so a changed build is rebuilt.
+
+``-march=native`` turns on Intel AMX where the CPU reports it, and llama.cpp then moves quantised weights
+into AMX tiles; on virtual machines that report AMX without granting it, the first matrix product dies
+with SIGILL (measured: a Xeon VM with ``amx_tile`` in /proc/cpuinfo). x86 builds leave AMX out; the
+AVX-512/AVX2 kernels stay."""
+_X86_FLAGS = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+
 BINARY_NAME = "llama-server"
 _HOW_TO_POINT = (
     "or point ZEROSEARCH_LLAMA_SERVER_PATH (--llama-server-path) at an existing llama-server binary"
@@ -52,7 +63,7 @@ def _cache_root(cache_dir: Path | None) -> Path:
         from zerosearch.common.settings import get_common_settings
 
         cache_dir = get_common_settings().cache_dir
-    return Path(cache_dir).expanduser() / "llama.cpp" / LLAMA_CPP_PYTHON_VERSION
+    return Path(cache_dir).expanduser() / "llama.cpp" / f"{LLAMA_CPP_PYTHON_VERSION}-{BUILD_TAG}"
 
 
 def cached_llama_server(cache_dir: Path | None = None) -> Path:
@@ -197,6 +208,8 @@ def build_llama_server(
             ]  # fmt: skip
             if ninja:
                 configure += ["-G", "Ninja"]
+            if platform.machine().lower() in {"x86_64", "amd64"}:  # explicit -mno-* win over -march=native
+                configure += [f"-DCMAKE_C_FLAGS={_X86_FLAGS}", f"-DCMAKE_CXX_FLAGS={_X86_FLAGS}"]
             _run(configure, "cmake configure", log_path)
             _run(
                 [cmake, "--build", str(build), "--target", BINARY_NAME, "-j", str(jobs)],

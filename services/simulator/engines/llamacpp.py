@@ -57,6 +57,8 @@ PROMPT_ALLOWANCE = 1024
 # prompt tail at once, the repeat reads it from the slot's cache (docs/simulator.md, "Seeds").
 _READY_TIMEOUT_S = 120.0
 _REQUEST_TIMEOUT_S = 600.0
+_NO_REPACK = "--no-repack"
+"""llama-server's flag for the plain CPU kernels: no repacked or AMX copies of the weights."""
 _SEED_RANGE = 0xFFFFFFFF
 """llama.cpp seeds are 32-bit and 0xFFFFFFFF means "random": seeds are taken modulo this."""
 
@@ -78,6 +80,10 @@ def gguf_path(model: str) -> Path:
     if not path.is_file():
         raise EngineError(f"model file not found: {path}")
     return path
+
+
+class _IllegalInstruction(EngineError):
+    """llama-server died of SIGILL: built for a CPU feature this machine reports but does not grant."""
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -129,11 +135,27 @@ class LlamaCppEngine(Engine):
         return command + list(self.extra_args)
 
     async def start(self) -> None:
-        """Locate or build llama-server, start it, wait for ``/health``, warm every slot."""
+        """Locate or build llama-server, start it, wait for ``/health``, warm every slot.
+
+        A llama-server killed by SIGILL at start (built for CPU features this machine reports but does not
+        grant, such as AMX on some VMs) is started once more with ``--no-repack``: the plain CPU kernels.
+        """
         model = gguf_path(self.settings.model)
         if self.tokenizer is None:
             self.tokenizer = await asyncio.to_thread(load_tokenizer, self.settings.model)
         binary = await asyncio.to_thread(llama_server_binary, self.settings.llama_server_path)
+        try:
+            await self._start(binary, model)
+        except _IllegalInstruction:
+            if _NO_REPACK in self.extra_args:
+                raise
+            log.warning(
+                "llama-server died of SIGILL at start (%s): starting it again with %s", binary, _NO_REPACK
+            )
+            self.extra_args = (*self.extra_args, _NO_REPACK)
+            await self._start(binary, model)
+
+    async def _start(self, binary: Path, model: Path) -> None:
         port = free_port()
         fd, log_name = tempfile.mkstemp(prefix=f"zerosearch-llama-server-{port}-", suffix=".log")
         self.log_path = Path(log_name)
@@ -181,7 +203,8 @@ class LlamaCppEngine(Engine):
         if self.process is None or self._client is None:
             raise EngineError("the llamacpp engine is not started")
         if self.process.poll() is not None:
-            raise EngineError(
+            died = _IllegalInstruction if self.process.returncode == -signal.SIGILL else EngineError
+            raise died(
                 f"llama-server exited with code {self.process.returncode}; log {self.log_path}:\n{self._log_tail()}"
             )
 
