@@ -89,3 +89,35 @@ def test_reuse_gives_the_same_greedy_text_and_computes_less(policy: Any) -> None
     # with reuse the group's prompt was prefilled once (one row of 3), then turn 1 fed 1 column; the answer
     # turn fed only what the search turn had not run
     assert first_forward[True][1] < first_forward[False][1] - width // 2
+
+
+def test_different_questions_prefill_their_common_instruction_once(policy: Any) -> None:
+    """Every question follows the same instruction: it is prefilled once (one row), then each row computes
+    only what follows it in its own prompt; the greedy text is the same as without reuse."""
+    tok = policy.tokenizer
+    questions = ["who wrote moby dick", "when did the berlin wall fall", "what is the capital of peru"]
+    prompts = [tok.encode(build_prompt(q, tokenizer=tok), add_special_tokens=False) for q in questions]
+    shared = min(common_prefix(prompts[0], p) for p in prompts[1:])
+    assert shared > 100  # the chat template and the instruction
+    batches: list[tuple[int, int]] = []
+    hook = policy.model.get_decoder().register_forward_pre_hook(
+        lambda module, args, kwargs: batches.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
+    )
+    texts = {}
+    try:
+        for reuse in (False, True):
+            policy.reuse_kv = reuse
+            policy.forget()
+            batches.clear()
+            out = policy.generate(prompts, max_new_tokens=16, stop=["</search>"], temperature=0.0, top_p=1.0)
+            texts[reuse] = [g.text for g in out]
+            first_forwards = batches[:2]
+    finally:
+        hook.remove()
+        policy.forget()
+        policy.reuse_kv = True
+    assert texts[True] == texts[False]
+    width = max(len(p) for p in prompts)
+    # with reuse: the instruction alone (1 row), then the batch over the columns after it
+    assert first_forwards[0] == (1, shared)
+    assert first_forwards[1][0] == 3 and first_forwards[1][1] == width - shared

@@ -3,8 +3,8 @@
 Accepts an already-loaded model (the trainer passes the model it is training) or loads one by spec.
 Each call runs ONE ``generate`` over the whole batch with the KV cache. Within one rollout batch the keys
 and values of what earlier turns already ran are reused (``kv_reuse``): the answer turn computes only the
-inserted documents and what follows, and the rows of a group prefill their shared prompt once. The agent
-loop calls :meth:`TransformersPolicy.forget` around every batch, so no cache outlives a weight update.
+inserted documents and what follows; the rows of a group prefill their shared prompt once, and a batch of
+different questions their common prefix (the instruction) once. The agent loop calls :meth:`TransformersPolicy.forget` around every batch, so no cache outlives a weight update.
 
     policy = TransformersPolicy.from_pretrained("smollm2-135m")
     [gen] = policy.generate([ids], max_new_tokens=64, stop=["</search>"], temperature=0.0, top_p=1.0)
@@ -18,7 +18,13 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from zerosearch.common.errors import EngineError
-from zerosearch.common.policies.kv_reuse import CachedRows, build_cache, plan_reuse
+from zerosearch.common.policies.kv_reuse import (
+    MIN_REUSED_COLUMNS,
+    CachedRows,
+    build_cache,
+    common_prefix,
+    plan_reuse,
+)
 from zerosearch.common.policy import Generation, Policy, eos_cut
 
 if TYPE_CHECKING:
@@ -101,13 +107,17 @@ class TransformersPolicy(Policy):
         self._cached = None
 
     def _shared_prompts(self, prompts: list[list[int]]) -> CachedRows | None:
-        """With no cache yet: prefill each distinct prompt once when the batch repeats prompts (a group)."""
+        """With no cache yet: prefill each distinct prompt once when the batch repeats prompts (a group);
+        when every prompt differs, their common prefix once (the instruction every question follows)."""
         # Heavy dependency (torch, transformers): imported on use, so importing this module stays light.
         from transformers import DynamicCache
 
         distinct = [list(p) for p in dict.fromkeys(tuple(p) for p in prompts)]
         if len(distinct) == len(prompts):
-            return None
+            shared = min((common_prefix(prompts[0], p) for p in prompts[1:]), default=0)
+            if shared < MIN_REUSED_COLUMNS:
+                return None
+            distinct = [list(prompts[0][:shared])]
         input_ids, attention = self._pad(distinct)
         cache = DynamicCache()
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
