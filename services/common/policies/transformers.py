@@ -4,7 +4,8 @@ Accepts an already-loaded model (the trainer passes the model it is training) or
 Each call runs ONE ``generate`` over the whole batch with the KV cache. Within one rollout batch the keys
 and values of what earlier turns already ran are reused (``kv_reuse``): the answer turn computes only the
 inserted documents and what follows; the rows of a group prefill their shared prompt once, and a batch of
-different questions their common prefix (the instruction) once. The agent loop calls :meth:`TransformersPolicy.forget` around every batch, so no cache outlives a weight update.
+different questions their common prefix (the instruction) once. The agent loop calls
+:meth:`TransformersPolicy.forget` around every batch, so no cache outlives a weight update.
 
     policy = TransformersPolicy.from_pretrained("smollm2-135m")
     [gen] = policy.generate([ids], max_new_tokens=64, stop=["</search>"], temperature=0.0, top_p=1.0)
