@@ -162,6 +162,8 @@ def _shared_prompt_predictors(
         prefix = DynamicCache()
         out = backbone(input_ids=prompt, use_cache=True, **{keyword: prefix})
         last = out.last_hidden_state[0, -1:]  # predicts every row's first completion token
+        if prefix.get_seq_length() != prompt.size(1):
+            raise RuntimeError("the backbone kept no keys and values of the prompt: cannot share it")
         shared = [(layer.keys, layer.values) for layer in prefix.layers]
         for subgroup in length_groups([lengths[row] for row in rows], group_cost):
             members = [rows[i] for i in subgroup]
@@ -210,7 +212,10 @@ def scored_logps(
     """
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     width = scored.size(1)
-    groups = prompt_groups(input_ids, attention_mask, width) if share_prompts else None
+    # Gradient checkpointing drops a forward's KV cache in training: the prompt cannot be shared then.
+    checkpointing = any(getattr(m, "gradient_checkpointing", False) for m in base.base_model.modules())
+    share = share_prompts and not (checkpointing and base.training)
+    groups = prompt_groups(input_ids, attention_mask, width) if share else None
     if groups is not None:
         chosen = scored.bool() & attention_mask[:, -width:].bool()
         predictors, offsets = _shared_prompt_predictors(

@@ -29,8 +29,8 @@ class SearchGRPOTrainer(GRPOTrainer):
     On CPU, in one process, the loss's log-probabilities come from :func:`scored_logps` (rows grouped by
     length, a group's shared prompt run once, LM head over the loss's tokens only) instead of TRL's head
     over every padded position; the same values up to float rounding, ~3× less optimizer time a demo
-    step (docs/benchmarks.md). Everything
-    else (reference model, old log-probs, GPU, several ranks) keeps TRL's own path.
+    step (docs/benchmarks.md). Everything else (reference model, old log-probs, GPU, several ranks)
+    keeps TRL's own path.
     """
 
     _scored: torch.Tensor | None = None

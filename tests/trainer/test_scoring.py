@@ -147,3 +147,20 @@ def test_shared_prompts_give_the_same_logps_and_gradients(model) -> None:  # typ
     for shared, whole in zip(*grads, strict=True):
         assert whole.norm() > 0
         assert (shared - whole).norm() / whole.norm() < 1e-4  # float rounding: summed in another order
+
+
+def test_gradient_checkpointing_falls_back_to_whole_rows(model) -> None:  # type: ignore[no-untyped-def]
+    """In training, gradient checkpointing drops the prompt's KV cache: the rows then run whole, with the
+    same values, never a completion scored without its prompt."""
+    ids, attention, scored = _group_batch()
+    with torch.no_grad():
+        expected, _ = _trl_reference(model, ids, attention, 1.0)
+    model.gradient_checkpointing_enable()
+    model.train()
+    try:
+        logps, _ = scored_logps(model, ids, attention, scored, temperature=1.0)
+    finally:
+        model.gradient_checkpointing_disable()
+        model.eval()
+    chosen = scored.bool()
+    torch.testing.assert_close(logps.detach()[chosen], expected[chosen], atol=2e-4, rtol=1e-4)
