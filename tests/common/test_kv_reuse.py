@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.utils.fakes import EchoBackend, QuestionPolicy
 from zerosearch.common.agent import run_rollouts
-from zerosearch.common.policies.kv_reuse import CachedRows, common_prefix, plan_reuse
+from zerosearch.common.policies.kv_reuse import CachedRows, common_prefix, plan_reuse, rows_are_cheaper
 from zerosearch.common.template import build_prompt
 from zerosearch.common.trajectory import QAItem, RolloutConfig
 
@@ -29,7 +29,22 @@ def test_the_plan_takes_the_longest_cached_prefix_and_the_narrowest_row() -> Non
     assert reuse.width == 50
     assert plan_reuse(cached, [[9] * 30]) is None  # nothing shared: prefill as usual
     whole = plan_reuse(cached, [shared + [1] * 10])  # a prompt held entirely: its last token is fed again
-    assert whole is not None and whole.width == 49
+    assert whole is not None and whole.width == 49 and whole.reused == [49]
+
+
+def test_rows_run_on_their_own_when_the_rectangle_is_mostly_padding() -> None:
+    shared = list(range(100, 140))
+    cached = CachedRows(None, [shared, shared], [0, 0])  # type: ignore[arg-type]
+    even = [shared + [1] * 100, shared + [2] * 100]
+    reuse = plan_reuse(cached, even)
+    assert reuse is not None and reuse.reused == [40, 40]
+    # the same new length: the rectangle (2 × 100) beats two calls (2 × (99 + call cost))
+    assert not rows_are_cheaper(even, reuse)
+    uneven = [shared + [1] * 900, shared + [2] * 60]
+    reuse = plan_reuse(cached, uneven)
+    assert reuse is not None and reuse.width == 40
+    # the rectangle computes 2 × 900 columns; the rows 899 + 59 (+ 2 calls)
+    assert rows_are_cheaper(uneven, reuse) and not rows_are_cheaper(uneven, reuse, call_cost=500)
 
 
 class _Forgetful(QuestionPolicy):
@@ -121,3 +136,43 @@ def test_different_questions_prefill_their_common_instruction_once(policy: Any) 
     # with reuse: the instruction alone (1 row), then the batch over the columns after it
     assert first_forwards[0] == (1, shared)
     assert first_forwards[1][0] == 3 and first_forwards[1][1] == width - shared
+
+
+def test_answer_turns_of_different_lengths_prefill_row_by_row(policy: Any) -> None:
+    """Documents of different lengths: each row's new tokens run on their own (batch 1, no padding), the
+    answer turn then feeds one column, and the greedy text is the one without reuse."""
+    tok = policy.tokenizer
+    questions = ["who wrote moby dick", "when did the berlin wall fall"]
+    prompts = [tok.encode(build_prompt(q, tokenizer=tok), add_special_tokens=False) for q in questions]
+    short = "Doc 1: (Title: Moby-Dick) Moby-Dick is an 1851 novel by Herman Melville."
+    long = " ".join(
+        f"Doc {i}: (Title: Berlin Wall) The Berlin Wall fell on 9 November 1989." for i in (1, 2, 3)
+    )
+    infos = [tok.encode(f"\n\n<information>{d * n}</information>\n", add_special_tokens=False)
+             for d, n in ((short, 1), (long, 4))]  # fmt: skip
+    shapes: list[tuple[int, ...]] = []
+    hook = policy.model.get_decoder().register_forward_pre_hook(
+        lambda module, args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
+    )
+    texts, answer_turn = {}, {}
+    try:
+        for reuse in (False, True):
+            policy.reuse_kv = reuse
+            policy.forget()
+            one = policy.generate(prompts, max_new_tokens=16, stop=["</search>"], temperature=0.0, top_p=1.0)
+            second = [p + g.ids + info for p, g, info in zip(prompts, one, infos, strict=True)]
+            shapes.clear()
+            two = policy.generate(second, max_new_tokens=12, stop=["</answer>"], temperature=0.0, top_p=1.0)
+            texts[reuse] = [g.text for g in one + two]
+            answer_turn[reuse] = list(shapes)
+    finally:
+        hook.remove()
+        policy.forget()
+        policy.reuse_kv = True
+    assert texts[True] == texts[False]
+    width = max(len(p) for p in second)
+    assert answer_turn[False][0] == (2, width)
+    rows, rest = answer_turn[True][:2], answer_turn[True][2:]
+    assert rows[0][0] == rows[1][0] == 1  # each row on its own ...
+    assert rows[0][1] < rows[1][1] < width - 100  # ... only its new tokens: no padding, no prompt again
+    assert rest[0] == (2, 1)  # then generate feeds the last column only

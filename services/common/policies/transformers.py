@@ -25,6 +25,8 @@ from zerosearch.common.policies.kv_reuse import (
     build_cache,
     common_prefix,
     plan_reuse,
+    prefill_rows,
+    rows_are_cheaper,
 )
 from zerosearch.common.policy import Generation, Policy, eos_cut
 
@@ -134,7 +136,11 @@ class TransformersPolicy(Policy):
             return None
         cached = self._cached or self._shared_prompts(prompts)
         reuse = plan_reuse(cached, prompts) if cached is not None else None
-        return build_cache(cached, prompts, reuse) if cached is not None and reuse is not None else None
+        if cached is None or reuse is None:
+            return None
+        if rows_are_cheaper(prompts, reuse):  # new parts of different lengths: no padding computed
+            return prefill_rows(self.model.get_decoder(), cached, prompts, reuse)
+        return build_cache(cached, prompts, reuse)
 
     def _pad(self, prompts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         # Heavy dependency (torch): imported on use, so importing this module stays light.
