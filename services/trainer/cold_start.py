@@ -204,6 +204,9 @@ def run_cold_start(config: TrainConfig, run_dir: RunDir, items: list[QAItem]) ->
     trainer = SFTTrainer(
         model=model_path, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer
     )
+    from zerosearch.trainer.scoring import label_positions_only  # imports torch: on use, as above
+
+    label_positions_only(trainer.model)  # CPU: the LM head over the ~12% trained positions only
     trainer.train()  # under a launcher: data-parallel SFT over every rank
     from zerosearch.trainer.ranked import publish_model  # imports transformers: on use, as above
 

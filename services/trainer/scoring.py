@@ -25,6 +25,12 @@ scored: 10.0 s against 13.5 s without (docs/benchmarks.md).
 The result has TRL's shapes: ``(batch, completion_length)`` with zeros where a position is not scored.
 
     logps, entropies = scored_logps(model, input_ids, attention_mask, scored, temperature=1.0)
+
+The cold start's SFT has the same waste: TRL's SFT head projects all ~375 positions of a demonstration,
+of which ~45 are trained (the prompt and the documents are not). :func:`label_positions_only` makes that
+head project the labelled positions only (same loss, entropy and accuracy metrics).
+
+    label_positions_only(sft_trainer.model)   # after SFTTrainer has added its fused head
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import torch
 
 __all__ = [
     "GROUP_COST",
+    "label_positions_only",
     "length_groups",
     "packed_positions",
     "prompt_groups",
@@ -242,3 +249,46 @@ def scored_logps(
     entropy = -(logp.exp() * logp).sum(-1)
     entropies = torch.zeros_like(out).masked_scatter(chosen, entropy)
     return out, entropies
+
+
+def label_positions_only(model: Any) -> bool:
+    """Make the fused LM head TRL's SFTTrainer added to ``model`` (``fused_lm_head=True``, temperature 1)
+    project only the positions whose label is not -100, on CPU; TRL projects every position off Triton
+    devices. Returns whether it did (a head :func:`supports_scored_logps` cannot reproduce keeps TRL's).
+    MoE router losses and pre-shifted labels go to TRL's head unchanged."""
+    from trl.trainer.utils import FusedCausalLMOutput
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if not supports_scored_logps(base):
+        return False
+    trl_forward = base.forward
+
+    def forward(*args: Any, fused_lm_head: bool = False, labels: Any = None, **kwargs: Any) -> Any:
+        special = kwargs.get("shift_labels") is not None or kwargs.get("output_router_logits")
+        if not fused_lm_head or labels is None or special:
+            return trl_forward(*args, fused_lm_head=fused_lm_head, labels=labels, **kwargs)
+        items = kwargs.pop("num_items_in_batch", None)
+        kwargs.pop("shift_labels", None)
+        kwargs["use_cache"] = False
+        hidden = base.base_model(*args, **kwargs).last_hidden_state[:, :-1]
+        targets = labels[:, 1:]
+        mask = targets != -100
+        logits = base.get_output_embeddings()(hidden[mask]).float()
+        logp = torch.log_softmax(logits, dim=-1)
+        picked = targets[mask]
+        token = logp.gather(1, picked.unsqueeze(1)).squeeze(1)
+        with torch.no_grad():
+            entropy = -(logp.exp() * logp).sum(-1)
+            top1 = logits.argmax(-1) == picked
+        log_probs = token.new_zeros(mask.shape).masked_scatter(mask, token)
+        loss = -log_probs.sum() / (mask.sum().clamp(min=1) if items is None else items)
+        return FusedCausalLMOutput(
+            loss=loss,
+            log_probs=log_probs,
+            entropy=entropy.new_zeros(mask.shape).masked_scatter(mask, entropy),
+            is_top1=top1.new_zeros(mask.shape).masked_scatter(mask, top1),
+            label_mask=mask,
+        )
+
+    base.forward = forward
+    return True

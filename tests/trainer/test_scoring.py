@@ -12,7 +12,12 @@ import copy
 import pytest
 import torch
 
-from zerosearch.trainer.scoring import packed_positions, scored_logps, supports_scored_logps
+from zerosearch.trainer.scoring import (
+    label_positions_only,
+    packed_positions,
+    scored_logps,
+    supports_scored_logps,
+)
 
 PROMPT, COMPLETION = 12, 10
 
@@ -164,3 +169,40 @@ def test_gradient_checkpointing_falls_back_to_whole_rows(model) -> None:  # type
         model.eval()
     chosen = scored.bool()
     torch.testing.assert_close(logps.detach()[chosen], expected[chosen], atol=2e-4, rtol=1e-4)
+
+
+def test_the_sft_head_projects_labelled_positions_only_and_equals_trl(model) -> None:  # type: ignore[no-untyped-def]
+    """The cold start's SFT: the loss, log-probabilities, entropy and top-1 metric of the labelled
+    positions equal TRL's fused head, gradients included, and the head saw only those positions."""
+    from trl.trainer.utils import add_fused_lm_head
+
+    generator = torch.Generator().manual_seed(2)
+    ids = torch.randint(100, 20_000, (3, 30), generator=generator)
+    attention = torch.ones_like(ids)
+    attention[2, 24:] = 0  # right padding, as SFT batches
+    labels = ids.masked_fill(attention == 0, -100)
+    labels[:, :12] = -100  # the prompt
+    labels[0, 16:22] = -100  # inserted documents
+    outputs, grads, projected = {}, {}, {}
+    for name in ("trl", "ours"):
+        copy_ = copy.deepcopy(model)
+        add_fused_lm_head(copy_, outputs=("log_probs", "entropy", "is_top1"))
+        if name == "ours":
+            assert label_positions_only(copy_)
+        seen: list[int] = []
+        copy_.get_output_embeddings().register_forward_pre_hook(
+            lambda m, a, seen=seen: seen.append(a[0].shape[0])
+        )
+        out = copy_(input_ids=ids, attention_mask=attention, labels=labels, fused_lm_head=True)
+        out.loss.backward()
+        outputs[name], projected[name] = out, sum(seen)
+        grads[name] = copy_.model.layers[0].self_attn.q_proj.weight.grad.clone()
+    trained = int((labels[:, 1:] != -100).sum())
+    assert projected["ours"] == trained < ids.size(0) * (ids.size(1) - 1)  # TRL's CPU head: every position
+    trl, ours = outputs["trl"], outputs["ours"]
+    assert torch.equal(trl.label_mask, ours.label_mask)
+    assert torch.allclose(trl.loss, ours.loss, atol=1e-5)
+    assert torch.allclose(trl.log_probs, ours.log_probs, atol=2e-4)
+    assert torch.allclose(trl.entropy, ours.entropy, atol=2e-4)
+    assert torch.equal(trl.is_top1.bool(), ours.is_top1.bool())
+    assert torch.allclose(grads["trl"], grads["ours"], rtol=1e-3, atol=1e-6)
