@@ -32,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from zerosearch.common.allocator import keep_freed_memory
 from zerosearch.common.config_file import read_config_file
 from zerosearch.common.connection import free_port
 from zerosearch.common.processes import Supervisor, zerosearch_command
@@ -143,7 +144,11 @@ def main() -> None:
     parser.add_argument("--engine", default=None, help="Simulator engine (default: the demo's).")
     parser.add_argument("--shared-documents", nargs="+", default=["none"], choices=["none", "step", "run"],
                         help="GRPO once per mode (default: none, the paper's fresh documents).")  # fmt: skip
+    parser.add_argument("--malloc-defaults", action="store_true",
+                        help="Leave glibc's allocator thresholds alone (the CLI's keep_freed_memory is off).")  # fmt: skip
     args = parser.parse_args()
+    if not args.malloc_defaults:  # as every zerosearch command does (common/allocator.py)
+        keep_freed_memory()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     log.setLevel(logging.INFO)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from zerosearch.common.allocator import keep_freed_memory
 from zerosearch.common.errors import ZeroSearchError
 from zerosearch.common.jobs_cli import app as jobs_app
 from zerosearch.common.log import make_console, setup_logging
@@ -55,9 +56,11 @@ def _root(
         "default: the cores it may use].",
     ),
 ) -> None:
-    """Set the CPU thread policy (before any verb imports torch) and logging, once for every verb."""
+    """Set the CPU thread and allocator policy (before any verb imports torch) and logging, once for
+    every verb."""
     setup_logging((log_level or get_common_settings().log_level).upper())
     apply_thread_policy(threads)
+    keep_freed_memory()
 
 
 @app.command()
