@@ -208,7 +208,7 @@ def main(options: DemoOptions) -> int:
     stages = _Stages()
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM cleans up like Ctrl-C
     try:
-        with _services(port, out, stages) as conn:
+        with _services(port, out, stages, _simulator_slots(train, options.searches)) as conn:
             with stages.stage("the idea: useful vs noisy search, and the noise curriculum"):
                 show_idea(f"http://127.0.0.1:{port}", options.searches, *schedule)
             with stages.stage("baseline: evaluate the untrained policy"):
@@ -259,8 +259,16 @@ def simulator_engine() -> str:
     return "transformers"
 
 
+def _simulator_slots(train: dict[str, Any], searches: int) -> int:
+    """Requests the demo's simulator generates together: the most the demo sends at once (a GRPO step's
+    rollouts, the showcase's searches in both modes), at most the simulator's default 16. llama-server
+    warms each slot's prompt cache at start: 16 slots took 33 s to be ready, 8 took 18 s (2 cores)."""
+    parsed = parse_train_config(train, source="demo")
+    return max(1, min(16, max(parsed.num_generations * parsed.prompts_per_step, 2 * searches)))
+
+
 @contextmanager
-def _services(port: int, out: Path, stages: _Stages) -> Iterator[redis.Redis]:
+def _services(port: int, out: Path, stages: _Stages, slots: int = 16) -> Iterator[redis.Redis]:
     settings = get_common_settings()
     console.rule("[bold]start Redis, simulator and workers")
     embedded = None if settings.redis_url else EmbeddedRedis(parent=out / "redis").start()
@@ -284,6 +292,8 @@ def _services(port: int, out: Path, stages: _Stages) -> Iterator[redis.Redis]:
                 _SIMULATOR_MODEL,
                 "--max-new-tokens",
                 "96",
+                "--max-batch-size",
+                str(slots),
                 "--engine",
                 simulator_engine(),
             ]

@@ -97,3 +97,14 @@ def test_ctrl_c_stops_every_child(tmp_path: Path) -> None:
     assert len(seen) >= 4
     assert alive(seen) == []
     assert list((out / "redis").iterdir()) == []
+
+
+def test_the_simulator_gets_the_slots_the_demo_uses_at_once() -> None:
+    """A GRPO step's rollouts or the showcase's searches in both modes, whichever is more, at most 16."""
+    from zerosearch.common.config_file import read_config_file
+    from zerosearch.demo import _simulator_slots
+
+    config = read_config_file(Path(__file__).resolve().parents[1] / "configs" / "cpu-tiny.yaml")
+    assert _simulator_slots(config, searches=3) == 8  # 2 questions × 4 rollouts
+    assert _simulator_slots(config, searches=6) == 12
+    assert _simulator_slots({**config, "prompts_per_step": 8}, searches=3) == 16
