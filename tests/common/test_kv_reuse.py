@@ -3,6 +3,8 @@ while it computes fewer columns."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from tests.utils.fakes import EchoBackend, QuestionPolicy
@@ -106,6 +108,21 @@ def test_reuse_gives_the_same_greedy_text_and_computes_less(policy: Any) -> None
     assert first_forward[True][1] < first_forward[False][1] - width // 2
 
 
+@contextmanager
+def _recorded_forwards(policy: Any) -> Iterator[list[tuple[int, ...]]]:
+    """The input shape of every decoder forward while inside; then the policy as the session left it."""
+    shapes: list[tuple[int, ...]] = []
+    hook = policy.model.get_decoder().register_forward_pre_hook(
+        lambda module, args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
+    )
+    try:
+        yield shapes
+    finally:
+        hook.remove()
+        policy.forget()
+        policy.reuse_kv = True
+
+
 def test_different_questions_prefill_their_common_instruction_once(policy: Any) -> None:
     """Every question follows the same instruction: it is prefilled once (one row), then each row computes
     only what follows it in its own prompt; the greedy text is the same as without reuse."""
@@ -114,12 +131,8 @@ def test_different_questions_prefill_their_common_instruction_once(policy: Any) 
     prompts = [tok.encode(build_prompt(q, tokenizer=tok), add_special_tokens=False) for q in questions]
     shared = min(common_prefix(prompts[0], p) for p in prompts[1:])
     assert shared > 100  # the chat template and the instruction
-    batches: list[tuple[int, int]] = []
-    hook = policy.model.get_decoder().register_forward_pre_hook(
-        lambda module, args, kwargs: batches.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
-    )
     texts = {}
-    try:
+    with _recorded_forwards(policy) as batches:
         for reuse in (False, True):
             policy.reuse_kv = reuse
             policy.forget()
@@ -127,10 +140,6 @@ def test_different_questions_prefill_their_common_instruction_once(policy: Any) 
             out = policy.generate(prompts, max_new_tokens=16, stop=["</search>"], temperature=0.0, top_p=1.0)
             texts[reuse] = [g.text for g in out]
             first_forwards = batches[:2]
-    finally:
-        hook.remove()
-        policy.forget()
-        policy.reuse_kv = True
     assert texts[True] == texts[False]
     width = max(len(p) for p in prompts)
     # with reuse: the instruction alone (1 row), then the batch over the columns after it
@@ -150,12 +159,8 @@ def test_answer_turns_of_different_lengths_prefill_row_by_row(policy: Any) -> No
     )
     infos = [tok.encode(f"\n\n<information>{d * n}</information>\n", add_special_tokens=False)
              for d, n in ((short, 1), (long, 4))]  # fmt: skip
-    shapes: list[tuple[int, ...]] = []
-    hook = policy.model.get_decoder().register_forward_pre_hook(
-        lambda module, args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
-    )
     texts, answer_turn = {}, {}
-    try:
+    with _recorded_forwards(policy) as shapes:
         for reuse in (False, True):
             policy.reuse_kv = reuse
             policy.forget()
@@ -165,10 +170,6 @@ def test_answer_turns_of_different_lengths_prefill_row_by_row(policy: Any) -> No
             two = policy.generate(second, max_new_tokens=12, stop=["</answer>"], temperature=0.0, top_p=1.0)
             texts[reuse] = [g.text for g in one + two]
             answer_turn[reuse] = list(shapes)
-    finally:
-        hook.remove()
-        policy.forget()
-        policy.reuse_kv = True
     assert texts[True] == texts[False]
     width = max(len(p) for p in second)
     assert answer_turn[False][0] == (2, width)
