@@ -267,7 +267,8 @@ def main() -> int:
         args.rounds,
     )
     with raw_llama_server(binary, PROMPTS, args.threads) as url:
-        s = settings("openai", PROMPTS, openai_base_url=f"{url}/v1", model="smollm2")
+        # 16 concurrent searches wait on one server: on a slow machine a call passes the engine's 60 s
+        s = settings("openai", PROMPTS, openai_base_url=f"{url}/v1", model="smollm2", openai_timeout_s=3600)
         from zerosearch.simulator.engines.openai import OpenAIEngine
 
         docs_s["openai"] = simulator_docs_s(s, OpenAIEngine(s), PROMPTS, 3, args.rounds)
