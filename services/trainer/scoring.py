@@ -238,10 +238,7 @@ def scored_logps(
         if (before < 0).any():
             raise ValueError("a scored token follows padding: each row's real tokens must be contiguous")
         picked = hidden[before]
-    logits = base.get_output_embeddings()(picked).float() / temperature
-    logp = torch.log_softmax(logits, dim=-1)
-    labels = input_ids[:, -width:][chosen]
-    token_logps = logp.gather(1, labels.unsqueeze(1)).squeeze(1)
+    _, logp, token_logps = _head_logps(base, picked, input_ids[:, -width:][chosen], temperature)
     out = torch.zeros(scored.shape, dtype=token_logps.dtype, device=token_logps.device)
     out = out.masked_scatter(chosen, token_logps)
     if not compute_entropy:
@@ -249,6 +246,16 @@ def scored_logps(
     entropy = -(logp.exp() * logp).sum(-1)
     entropies = torch.zeros_like(out).masked_scatter(chosen, entropy)
     return out, entropies
+
+
+def _head_logps(
+    base: Any, hidden: torch.Tensor, labels: torch.Tensor, temperature: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The LM head over the chosen hidden states only: logits at ``temperature``, their log-softmax and
+    each label's log-probability."""
+    logits = base.get_output_embeddings()(hidden).float() / temperature
+    logp = torch.log_softmax(logits, dim=-1)
+    return logits, logp, logp.gather(1, labels.unsqueeze(1)).squeeze(1)
 
 
 def label_positions_only(model: Any) -> bool:
@@ -273,10 +280,8 @@ def label_positions_only(model: Any) -> bool:
         hidden = base.base_model(*args, **kwargs).last_hidden_state[:, :-1]
         targets = labels[:, 1:]
         mask = targets != -100
-        logits = base.get_output_embeddings()(hidden[mask]).float()
-        logp = torch.log_softmax(logits, dim=-1)
         picked = targets[mask]
-        token = logp.gather(1, picked.unsqueeze(1)).squeeze(1)
+        logits, logp, token = _head_logps(base, hidden[mask], picked, 1.0)
         with torch.no_grad():
             entropy = -(logp.exp() * logp).sum(-1)
             top1 = logits.argmax(-1) == picked
