@@ -72,6 +72,12 @@ def serve(
     threads: Annotated[
         int | None, typer.Option(help="CPU threads (transformers: torch; llamacpp: llama-server).")
     ] = None,
+    flash_attention: Annotated[
+        str | None,
+        typer.Option(
+            help="measure (default: the faster on this machine, cached), on or off (engine=llamacpp)."
+        ),
+    ] = None,
     llama_server_path: Annotated[
         str | None,
         typer.Option(help="llama-server binary (engine=llamacpp) [env ZEROSEARCH_LLAMA_SERVER_PATH]."),
@@ -85,7 +91,8 @@ def serve(
         host=host, port=port, engine=engine, model=model, prompt_style=prompt_style,
         max_batch_size=max_batch_size, batch_wait_ms=batch_wait_ms, max_queue=max_queue,
         max_new_tokens=max_new_tokens, dtype=dtype, quantize=quantize, threads=threads,
-        llama_server_path=llama_server_path, openai_base_url=openai_base_url,
+        flash_attention=flash_attention, llama_server_path=llama_server_path,
+        openai_base_url=openai_base_url,
     )  # fmt: skip
     raise typer.Exit(serve_main(settings))
 

@@ -130,6 +130,12 @@ class SimulatorSettings(CommonSettings):
         "unset = their default. Use 1 when other processes share the cores: oversubscribed threads spin and "
         "slow generation several-fold.",
     )
+    flash_attention: Literal["measure", "on", "off"] = Field(
+        default="measure",
+        description="llama-server's flash attention (engine=llamacpp): on, off, or measure = time both once "
+        "on this machine (~20 s, cached under <cache_dir>/llama.cpp/flash-attention/) and keep the faster. "
+        "Its CPU kernel is faster on some CPUs and 1.7x slower on others (docs/benchmarks.md).",
+    )
     llama_server_path: Path | None = Field(
         default=None,
         description="llama-server binary for engine=llamacpp; unset = llama-server on PATH, else our build "

@@ -7,8 +7,11 @@ so tests can vary queue limits, API keys and Redis without reloading. Generation
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -67,3 +70,20 @@ def client(sim_url: str, redis_conn: Any) -> Iterator[httpx.Client]:
     """An HTTP client of the main app, with the cache (Redis) flushed around the test."""
     with httpx.Client(base_url=sim_url, timeout=300) as http:
         yield http
+
+
+@pytest.fixture(scope="module")
+def llama_server() -> Path:
+    """llama-server from PATH or the cache, built into the cache the first time (minutes, once). Only a
+    machine without cmake or a C++ compiler skips (make install says so); where they exist a failed build
+    fails."""
+    from zerosearch.common.errors import EngineError
+    from zerosearch.simulator.engines.llama_server import llama_server_binary
+
+    try:
+        return llama_server_binary(os.environ.get("ZEROSEARCH_LLAMA_SERVER_PATH"))
+    except EngineError as exc:
+        compilers = ("c++", "g++", "clang++")
+        if shutil.which("cmake") is None or not any(shutil.which(c) for c in compilers):
+            pytest.skip(f"no llama-server and no toolchain to build one: {exc}")
+        raise

@@ -5,6 +5,8 @@ on a free loopback port with the model's GGUF and ``max_batch_size`` parallel sl
 requests join and leave the running batch), and warms every slot with a full simulation prompt so the
 shared one-shot prefix is in each slot's KV cache before the first call. Each request then goes to the
 native ``POST /completion`` with ``cache_prompt``: only the tokens after the cached prefix are computed.
+Flash attention is on or off as measured faster on this machine (once, cached:
+:mod:`~zerosearch.simulator.engines.flash_attention`) unless ``flash_attention`` says which.
 
 The prompt is rendered and tokenised exactly as the transformers engine does (the model's HF tokenizer
 and chat template) and sent as token ids. Sampling is plain temperature sampling over the whole
@@ -38,6 +40,7 @@ from zerosearch.common.errors import EngineError, EngineOverloadedError
 from zerosearch.common.models import bundled_gguf_path, load_tokenizer
 from zerosearch.common.retry import UPSTREAM_ERRORS, RetryPolicy, upstream_error
 from zerosearch.simulator.engines.base import Engine, Generation, GenerationRequest
+from zerosearch.simulator.engines.flash_attention import measured_flash_attention
 from zerosearch.simulator.engines.llama_server import llama_server_binary
 from zerosearch.simulator.prompts import Mode, build_prompt
 
@@ -52,9 +55,8 @@ log = logging.getLogger(__name__)
 PROMPT_ALLOWANCE = 1024
 """Prompt tokens each slot has room for on top of ``max_new_tokens`` (a simulation prompt is ~250-700)."""
 
-# Flash attention stays at llama.cpp's default (on for CPU): 170 against 137 tok/s off at 16 slots
-# (docs/benchmarks.md). Neither setting makes a first call and its repeat match: the first prefills the
-# prompt tail at once, the repeat reads it from the slot's cache (docs/simulator.md, "Seeds").
+# Neither flash-attention setting makes a first call and its repeat match: the first prefills the prompt
+# tail at once, the repeat reads it from the slot's cache (docs/simulator.md, "Seeds").
 _READY_TIMEOUT_S = 120.0
 _REQUEST_TIMEOUT_S = 600.0
 _NO_REPACK = "--no-repack"
@@ -112,6 +114,10 @@ class LlamaCppEngine(Engine):
         self.extra_args = extra_args
         """More ``llama-server`` flags (benches try levers with them)."""
         self.ctx_per_slot = PROMPT_ALLOWANCE + settings.max_new_tokens
+        self.flash_attention: str | None = (
+            None if settings.flash_attention == "measure" else settings.flash_attention
+        )
+        """``--flash-attn`` of the server: the setting, or after ``start()`` the one measured faster here."""
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path: Path | None = None
         self.url: str | None = None
@@ -132,6 +138,8 @@ class LlamaCppEngine(Engine):
         ]  # fmt: skip
         if s.threads is not None:
             command += ["--threads", str(s.threads), "--threads-batch", str(s.threads)]
+        if self.flash_attention is not None:
+            command += ["--flash-attn", self.flash_attention]
         return command + list(self.extra_args)
 
     async def start(self) -> None:
@@ -144,6 +152,10 @@ class LlamaCppEngine(Engine):
         if self.tokenizer is None:
             self.tokenizer = await asyncio.to_thread(load_tokenizer, self.settings.model)
         binary = await asyncio.to_thread(llama_server_binary, self.settings.llama_server_path)
+        if self.flash_attention is None:
+            self.flash_attention = await measured_flash_attention(
+                self.settings, self.tokenizer, binary, model, self.extra_args
+            )
         try:
             await self._start(binary, model)
         except _IllegalInstruction:
@@ -299,6 +311,22 @@ class LlamaCppEngine(Engine):
             "prompt": ids, "n_predict": request.max_new_tokens, "temperature": self.settings.temperature,
             "seed": seed % _SEED_RANGE, "stop": list(request.stop), "cache_prompt": True, **_PLAIN_SAMPLING,
         }  # fmt: skip
+
+    async def timed_round(self, tag: str, new_tokens: int) -> float:
+        """Seconds for one round of concurrent simulator prompts, one a slot (modes alternating), each forced
+        to ``new_tokens`` new tokens (no stop, end-of-sequence ignored): the same work whatever is sampled."""
+        style, bodies = self.settings.prompt_style, []
+        for i in range(self.settings.max_batch_size):
+            mode = Mode.USEFUL if i % 2 == 0 else Mode.NOISY
+            prompt = build_prompt(f"{tag} history of city number {i}", mode, k=DEFAULT_TOP_K, style=style)
+            request = GenerationRequest(prompt, max_new_tokens=new_tokens, seed=i)
+            bodies.append({**self.body(request), "ignore_eos": True})
+        start = time.perf_counter()
+        answers = await asyncio.gather(*(self._post(body) for body in bodies))
+        seconds = time.perf_counter() - start
+        if any(int(a.get("tokens_predicted", -1)) != new_tokens for a in answers):
+            raise EngineError(f"llama-server did not generate the {new_tokens} tokens a timed round asks for")
+        return seconds
 
     async def _one(self, request: GenerationRequest) -> Generation:
         body = self.body(request)
