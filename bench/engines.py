@@ -8,14 +8,17 @@ the llama-cpp-python sdist on PyPI). Then, one engine at a time (never two model
 
 - tok/s on the same 16 prompt-only simulator prompts (k=5, modes alternating: ~320 tokens), 120 new tokens,
   temperature 0.8, no stop: our transformers engine (micro-batch 16 and batch 1), our llamacpp engine (16
-  slots and 1), and raw ``llama-server`` (16 slots without and with its prompt cache, 1 slot with it), sent
-  the rendered prompt text to ``POST /completion`` as a user would. Engines with a prompt cache first get a
+  slots and 1; flash attention as it measured faster on this machine), and raw ``llama-server`` (16 slots
+  without and with its prompt cache, 1 slot with it; the cached rows again with ``--flash-attn off``, the
+  best configuration a user could pick where llama.cpp's default is the slower), sent the rendered prompt
+  text to ``POST /completion`` as a user would. Engines with a prompt cache first get a
   warm-up round of 16 other prompts, so the measured rounds reuse only the shared prefix. Every llama.cpp
   row and documents/s row is the median of ``--rounds`` (3) rounds of new prompts: one round swings ±10%
   on a 2-core machine; the transformers rows (slow) are one round.
 - documents/s through the simulator: 16 concurrent seeded searches, k=3 (after a warm-up round of other
-  queries), for engine transformers, llamacpp, and openai over a raw llama-server with 16 slots.
-- the ratios ours / llama-server.
+  queries), for engine transformers, llamacpp, and openai over a raw llama-server with 16 slots (its
+  defaults, and ``--flash-attn off``).
+- the ratios ours / llama-server, against its defaults and against the faster of its two configurations.
 """
 
 from __future__ import annotations
@@ -114,13 +117,16 @@ def engine_tok_s(engine: Engine, n: int, *, warm: bool, rounds: int) -> list[tup
 
 
 @contextlib.contextmanager
-def raw_llama_server(binary: Path, slots: int, threads: int | None) -> Iterator[str]:
+def raw_llama_server(
+    binary: Path, slots: int, threads: int | None, extra: tuple[str, ...] = ()
+) -> Iterator[str]:
     """``llama-server`` with the bundled GGUF and ``slots`` parallel slots, as a user would start it."""
     port = free_port()
     command = [str(binary), "-m", str(bundled_gguf_path()), "--port", str(port), "-np", str(slots),
                "-c", str(slots * (PROMPT_ALLOWANCE + NEW_TOKENS * 5)), "--no-webui"]  # fmt: skip
     if threads:
         command += ["-t", str(threads)]
+    command += list(extra)
     with tempfile.TemporaryDirectory() as logs:
         supervisor = Supervisor(log_dir=Path(logs))
         child = supervisor.start("llama-server", command)
@@ -150,11 +156,18 @@ async def _raw_round(url: str, texts: list[str], cache: bool, concurrent: bool) 
 
 
 def raw_tok_s(
-    binary: Path, tokenizer, slots: int, n: int, cache: bool, threads: int | None, rounds: int
+    binary: Path,
+    tokenizer,
+    slots: int,
+    n: int,
+    cache: bool,
+    threads: int | None,
+    rounds: int,
+    extra: tuple[str, ...] = (),
 ) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
     """A warm-up round then ``rounds`` measured rounds against a fresh raw llama-server."""
     warm = [p.render(tokenizer) for p in prompts("warm", n)]
-    with raw_llama_server(binary, slots, threads) as url:
+    with raw_llama_server(binary, slots, threads, extra) as url:
         asyncio.run(_raw_round(url, warm, cache, slots > 1))
         return [
             asyncio.run(
@@ -241,13 +254,19 @@ def main() -> int:
     for slots, n in ((PROMPTS, PROMPTS), (1, args.single_prompts)):
         eng = LlamaCppEngine(settings("llamacpp", slots), tokenizer=tok, extra_args=extra)
         _row(f"ours: llamacpp, {slots} slots", engine_tok_s(eng, n, warm=True, rounds=args.rounds), tok_s)
-    for slots, n, cache in (
-        (PROMPTS, PROMPTS, False),
-        (PROMPTS, PROMPTS, True),
-        (1, args.single_prompts, True),
+        print(f"  (our engine ran with flash attention {eng.flash_attention})")
+    fa_off = ("--flash-attn", "off")
+    for slots, n, cache, flags in (
+        (PROMPTS, PROMPTS, False, ()),
+        (PROMPTS, PROMPTS, True, ()),
+        (PROMPTS, PROMPTS, True, fa_off),
+        (1, args.single_prompts, True, ()),
+        (1, args.single_prompts, True, fa_off),
     ):
-        name = f"llama-server, {slots} slots, prompt cache {'on' if cache else 'off'}"
-        _row(name, raw_tok_s(binary, tok, slots, n, cache, args.threads, args.rounds), tok_s)
+        name = f"llama-server, {slots} slots, prompt cache {'on' if cache else 'off'}" + (
+            ", -fa off" if flags else ""
+        )
+        _row(name, raw_tok_s(binary, tok, slots, n, cache, args.threads, args.rounds, flags), tok_s)
 
     print(f"\n== through the simulator: {PROMPTS} concurrent seeded searches, k=3 ==")
     docs_s: dict[str, float] = {}
@@ -266,23 +285,30 @@ def main() -> int:
         3,
         args.rounds,
     )
-    with raw_llama_server(binary, PROMPTS, args.threads) as url:
-        # 16 concurrent searches wait on one server: on a slow machine a call passes the engine's 60 s
-        s = settings("openai", PROMPTS, openai_base_url=f"{url}/v1", model="smollm2", openai_timeout_s=3600)
-        from zerosearch.simulator.engines.openai import OpenAIEngine
+    from zerosearch.simulator.engines.openai import OpenAIEngine
 
-        docs_s["openai"] = simulator_docs_s(s, OpenAIEngine(s), PROMPTS, 3, args.rounds)
+    for name, flags in (("openai", ()), ("openai, -fa off", fa_off)):
+        with raw_llama_server(binary, PROMPTS, args.threads, flags) as url:
+            # 16 concurrent searches wait on one server: on a slow machine a call passes the engine's 60 s
+            s = settings(
+                "openai", PROMPTS, openai_base_url=f"{url}/v1", model="smollm2", openai_timeout_s=3600
+            )
+            print(f"  (openai over llama-server {' '.join(flags) or 'with its defaults'})")
+            docs_s[name] = simulator_docs_s(s, OpenAIEngine(s), PROMPTS, 3, args.rounds)
 
-    print("\n== ratios ==")
+    print(
+        "\n== ratios (against llama-server's defaults; in brackets, against the faster of its two configurations) =="
+    )
     cache_on = tok_s[f"llama-server, {PROMPTS} slots, prompt cache on"]
-    print(
-        f"ours llamacpp 16 / llama-server 16 with prompt cache: {tok_s[f'ours: llamacpp, {PROMPTS} slots'] / cache_on:.2f}x"
-    )
-    print(f"ours llamacpp 1 / llama-server 1 with prompt cache:   "
-          f"{tok_s['ours: llamacpp, 1 slots'] / tok_s['llama-server, 1 slots, prompt cache on']:.2f}x")  # fmt: skip
-    print(
-        f"simulator docs/s, llamacpp / openai over llama-server: {docs_s['llamacpp'] / docs_s['openai']:.2f}x"
-    )
+    for slots in (PROMPTS, 1):
+        ours, raw = tok_s[f"ours: llamacpp, {slots} slots"], f"llama-server, {slots} slots, prompt cache on"
+        best = max(tok_s[raw], tok_s[f"{raw}, -fa off"])
+        print(
+            f"ours llamacpp {slots} / llama-server {slots} with prompt cache: {ours / tok_s[raw]:.2f}x ({ours / best:.2f}x)"
+        )
+    best_docs = max(docs_s["openai"], docs_s["openai, -fa off"])
+    print(f"simulator docs/s, llamacpp / openai over llama-server: {docs_s['llamacpp'] / docs_s['openai']:.2f}x "
+          f"({docs_s['llamacpp'] / best_docs:.2f}x)")  # fmt: skip
     if "transformers" in docs_s:
         print(f"ours transformers 16 / llama-server 16 with prompt cache: "
               f"{tok_s['ours: transformers, micro-batch 16, fp32'] / cache_on:.2f}x")  # fmt: skip

@@ -3,8 +3,9 @@
 llama.cpp's CPU flash-attention kernel is faster on some CPUs and much slower on others. On the 2-core AMD
 EPYC VM it gave 170 against 137 tok/s (16 slots); on the 2-core Intel Xeon VM one 96-token search took
 2.6 s with it and 1.5 s without, and 8 concurrent searches 16.5 s against 9.8 s (docs/benchmarks.md). So
-``flash_attention="measure"`` (the default) times both once per machine: a 2-slot llama-server each, the
-same seeded simulator prompts, every generation forced to the same length. The faster is kept in a small
+``flash_attention="measure"`` (the default) times both once per machine: a 2-slot llama-server each, side
+by side, rounds alternating between them, the same seeded simulator prompts, every generation forced to
+the same length. The faster is kept in a small
 JSON record under ``<cache_dir>/llama.cpp/flash-attention/``, keyed by the binary, the model file, the CPU
 and the thread count; a file lock keeps two simulators from measuring at once.
 
@@ -33,8 +34,8 @@ log = logging.getLogger(__name__)
 
 SETTINGS = ("on", "off")
 PROBE_SLOTS = 2
-PROBE_ROUNDS = 2
-"""Rounds per setting; the faster round counts (the first may still be paging the model in)."""
+PROBE_ROUNDS = 3
+"""Rounds per setting, alternating between the two servers; each setting's fastest round counts."""
 PROBE_TOKENS = 48
 """New tokens each probe generation is forced to: a demo search writes 96."""
 
@@ -76,19 +77,37 @@ def read_record(path: Path) -> str | None:
 
 
 async def _seconds(
-    settings: SimulatorSettings, setting: str, tokenizer: Any, extra_args: tuple[str, ...]
-) -> float:
+    settings: SimulatorSettings, tokenizer: Any, extra_args: tuple[str, ...]
+) -> dict[str, float]:
+    """The best round of each setting. Both servers run side by side and their rounds alternate, so a load
+    that comes and goes (workers starting beside the simulator) weighs on both alike."""
     from zerosearch.simulator.engines.llamacpp import LlamaCppEngine  # the engine imports this module
 
-    probe = settings.model_copy(
-        update={"flash_attention": setting, "max_batch_size": PROBE_SLOTS, "max_new_tokens": PROBE_TOKENS}
-    )
-    engine = LlamaCppEngine(probe, tokenizer=tokenizer, extra_args=extra_args)
-    await engine.start()
+    engines = {
+        setting: LlamaCppEngine(
+            settings.model_copy(
+                update={
+                    "flash_attention": setting,
+                    "max_batch_size": PROBE_SLOTS,
+                    "max_new_tokens": PROBE_TOKENS,
+                }
+            ),
+            tokenizer=tokenizer,
+            extra_args=extra_args,
+        )
+        for setting in SETTINGS
+    }
+    seconds = dict.fromkeys(SETTINGS, float("inf"))
     try:
-        return min([await engine.timed_round(f"probe {r}", PROBE_TOKENS) for r in range(PROBE_ROUNDS)])
+        for engine in engines.values():
+            await engine.start()
+        for r in range(PROBE_ROUNDS):
+            for setting, engine in engines.items():
+                seconds[setting] = min(seconds[setting], await engine.timed_round(f"probe {r}", PROBE_TOKENS))
     finally:
-        await engine.aclose()
+        for engine in engines.values():
+            await engine.aclose()
+    return seconds
 
 
 async def measured_flash_attention(
@@ -123,7 +142,7 @@ async def _measure(
 ) -> str:
     """Time both settings now, keep the record at ``path`` (when given and writable), return the faster."""
     log.info("measuring llama-server with flash attention on and off (once on this machine)")
-    seconds = {s: await _seconds(settings, s, tokenizer, extra_args) for s in SETTINGS}
+    seconds = await _seconds(settings, tokenizer, extra_args)
     setting = min(SETTINGS, key=seconds.__getitem__)
     log.info(
         "llama-server flash attention %s: a probe round took %.2f s on, %.2f s off (kept in %s)",
