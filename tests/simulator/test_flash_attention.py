@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from zerosearch.common.errors import ConfigError
 from zerosearch.common.models import bundled_gguf_path, load_tokenizer
@@ -93,6 +94,7 @@ def test_measured_once_then_read_and_used(
     assert record["flash_attention"] == min(seconds, key=seconds.__getitem__)
     assert first[first.index("--flash-attn") + 1] == record["flash_attention"]
     assert "measuring llama-server" in caplog.text
+    FileLock(str(path.with_suffix(".lock")), timeout=0).acquire().lock.release()  # released after the start
 
     caplog.clear()
     kept = path.read_text()

@@ -5,15 +5,16 @@ EPYC VM it gave 170 against 137 tok/s (16 slots); on the 2-core Intel Xeon VM on
 2.6 s with it and 1.5 s without, and 8 concurrent searches 16.5 s against 9.8 s (docs/benchmarks.md). So
 ``flash_attention="measure"`` (the default) times both once per machine: a 2-slot llama-server each, side
 by side, rounds alternating between them, the same seeded simulator prompts, every generation forced to
-the same length. The faster is kept in a small
-JSON record under ``<cache_dir>/llama.cpp/flash-attention/``, keyed by the binary, the model file, the CPU
-and the thread count; a file lock keeps two simulators from measuring at once.
+the same length (~20 s). The faster is kept in a small JSON record under
+``<cache_dir>/llama.cpp/flash-attention/``, keyed by the binary, the model file, the CPU and the thread
+count; a file lock keeps two simulators from measuring at once.
 
     setting = await measured_flash_attention(settings, tokenizer, binary, model)   # "on" or "off"
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -113,15 +114,15 @@ async def _seconds(
 async def measured_flash_attention(
     settings: SimulatorSettings, tokenizer: Any, binary: Path, model: Path, extra_args: tuple[str, ...] = ()
 ) -> str:
-    """``on`` or ``off``: the choice kept for this machine, else both measured now (~15 s) and the faster kept.
+    """``on`` or ``off``: the choice kept for this machine, else both measured now (~20 s) and the faster kept.
 
     A cache folder that cannot be written (a read-only container) costs the measurement at every start,
     never the start itself."""
     path = record_path(settings.cache_dir, binary, model, settings.threads, extra_args)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(path.with_suffix(".lock")))
-        lock.acquire()  # a second simulator waits here, then reads the record
+        lock = FileLock(str(path.with_suffix(".lock")), thread_local=False)  # taken in a worker thread
+        await asyncio.to_thread(lock.acquire)  # a second simulator waits here, then reads the record
     except OSError as exc:
         log.warning(
             "cannot keep the flash-attention measurement in %s (%s): measuring without it", path.parent, exc
