@@ -86,6 +86,7 @@ def test_openai_engine_retries_500s_then_succeeds(openai_server: dict[str, Any])
     assert len(openai_server["calls"]) == 3  # two 500s, then success
     body = openai_server["calls"][-1]
     assert body["seed"] == 3 and body["max_tokens"] == 80 and body["stop"] == ["Doc 3:"]
+    assert body["temperature"] == 0.8 and body["top_p"] == 1.0  # plain sampling, as the reference's vLLM
     assert body["messages"][-1]["role"] == "user"
     assert out.text.startswith(" (Title: Moby-Dick)") and out.completion_tokens == 30
 

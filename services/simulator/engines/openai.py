@@ -5,6 +5,11 @@ The scale-out path: simulator pods stay stateless and forward generation. Each s
 ``max_batch_size`` run at once, at most ``max_queue`` wait, and each has a timeout and bounded retries
 with exponential back-off on connection errors, 429 and 5xx. Other 4xx answers fail at once.
 
+Every request asks for plain temperature sampling (``top_p`` 1.0, the OpenAI field every such server
+honours), as the other engines and the reference's vLLM sample. Truncations outside the OpenAI fields stay
+the server's: llama-server's default top-k 40 and min-p 0.05 (start it with ``--top-k 0 --min-p 0``), and
+``vllm serve``'s model generation config (``--generation-config vllm`` ignores it).
+
     engine = OpenAIEngine(SimulatorSettings(engine="openai", model="Qwen/Qwen2.5-3B-Instruct",
                                             openai_base_url="http://gpu-node:8001/v1"))
 """
@@ -92,6 +97,7 @@ class OpenAIEngine(Engine):
             "messages": request.prompt.messages,
             "max_tokens": request.max_new_tokens,
             "temperature": self.settings.temperature,
+            "top_p": 1.0,  # no nucleus truncation, whatever the server's or the model's default
         }
         if request.stop:
             body["stop"] = list(request.stop)
