@@ -1,6 +1,6 @@
 """Simulator engines side by side on one machine: ours (transformers, llamacpp) vs llama.cpp's llama-server.
 
-    python bench/engines.py                      # the issue-14 table, in one run (~6 minutes on 2 cores)
+    python bench/engines.py --skip-transformers  # the issue-14 table, in one run (~30 minutes on 2 cores)
     python bench/engines.py --answer-rate 48     # plus the useful-mode answer rate, transformers vs llamacpp
 
 Locates or builds ``llama-server`` (zerosearch.simulator.engines.llama_server: PATH, cache, else a build from
@@ -8,17 +8,20 @@ the llama-cpp-python sdist on PyPI). Then, one engine at a time (never two model
 
 - tok/s on the same 16 prompt-only simulator prompts (k=5, modes alternating: ~320 tokens), 120 new tokens,
   temperature 0.8, no stop: our transformers engine (micro-batch 16 and batch 1), our llamacpp engine (16
-  slots and 1; flash attention as it measured faster on this machine), and raw ``llama-server`` (16 slots
-  without and with its prompt cache, 1 slot with it; the cached rows again with ``--flash-attn off``, the
-  best configuration a user could pick where llama.cpp's default is the slower), sent the rendered prompt
-  text to ``POST /completion`` as a user would. Engines with a prompt cache first get a
-  warm-up round of 16 other prompts, so the measured rounds reuse only the shared prefix. Every llama.cpp
-  row and documents/s row is the median of ``--rounds`` (3) rounds of new prompts: one round swings ±10%
-  on a 2-core machine; the transformers rows (slow) are one round.
+  slots and 1; flash attention as it measured faster on this machine), and raw ``llama-server`` sent the
+  rendered prompt text to ``POST /completion`` as a user would: 16 slots without and with its prompt cache,
+  1 slot with it; the cached rows again with ``--flash-attn off`` (the faster where llama.cpp's default is
+  the slower), and again with the faster flash-attention setting and plain sampling (``--top-k 0 --top-p 1
+  ...``: the distribution our engine and the reference's vLLM sample; llama-server's default chain
+  truncates it to the 40 likeliest tokens, and writes shorter, cheaper documents). Engines with a prompt
+  cache first get a warm-up round of 16 other prompts, so the measured rounds reuse only the shared prefix.
+  Every llama.cpp row and documents/s row is the median of ``--rounds`` (3) rounds of new prompts: one
+  round swings ±10% on a 2-core machine; the transformers rows (slow) are one round.
 - documents/s through the simulator: 16 concurrent seeded searches, k=3 (after a warm-up round of other
-  queries), for engine transformers, llamacpp, and openai over a raw llama-server with 16 slots (its
-  defaults, and ``--flash-attn off``).
-- the ratios ours / llama-server, against its defaults and against the faster of its two configurations.
+  queries), for engine transformers, llamacpp, and openai over a raw llama-server with 16 slots in the
+  same three configurations.
+- the ratios ours / llama-server: against its defaults, against its fastest configuration, and against it
+  sampling as ours does (equal work).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from zerosearch.common.processes import Supervisor
 from zerosearch.simulator.app import create_app
 from zerosearch.simulator.engines.base import Engine, GenerationRequest
 from zerosearch.simulator.engines.llama_server import llama_server_binary
-from zerosearch.simulator.engines.llamacpp import PROMPT_ALLOWANCE, LlamaCppEngine
+from zerosearch.simulator.engines.llamacpp import PLAIN_SAMPLING, PROMPT_ALLOWANCE, LlamaCppEngine
 from zerosearch.simulator.engines.transformers import TransformersEngine
 from zerosearch.simulator.local import serve_in_background
 from zerosearch.simulator.prompts import Mode, SimulationPrompt, build_prompt
@@ -84,6 +87,23 @@ def _row(name: str, rounds: list[tuple[int, float]], rows: dict[str, float]) -> 
 
 
 # --- our engines, called directly -----------------------------------------------------------------------
+
+
+EQUAL = "plain sampling"
+"""The raw rows that sample as our engine does (equal work)."""
+
+
+def sampling_flags(sampling: dict[str, float]) -> tuple[str, ...]:
+    """llama-server's command-line defaults for these request fields (``top_k`` -> ``--top-k 0`` ...)."""
+    return tuple(
+        part for key, value in sampling.items() for part in (f"--{key.replace('_', '-')}", str(value))
+    )
+
+
+def _ratios(ours: float, configurations: tuple[float, float, float]) -> str:
+    """``ours`` against llama-server's defaults [its fastest configuration] (the one sampling as ours)."""
+    defaults, _, equal = configurations
+    return f"{ours / defaults:.2f}x [{ours / max(configurations):.2f}x] ({ours / equal:.2f}x)"
 
 
 async def _engine_round(engine: Engine, batch: list[SimulationPrompt], concurrent: bool) -> tuple[int, float]:
@@ -267,6 +287,16 @@ def main() -> int:
             ", -fa off" if flags else ""
         )
         _row(name, raw_tok_s(binary, tok, slots, n, cache, args.threads, args.rounds, flags), tok_s)
+    cached = f"llama-server, {PROMPTS} slots, prompt cache on"
+    faster_fa = fa_off if tok_s[f"{cached}, -fa off"] > tok_s[cached] else ()
+    plain = (*faster_fa, *sampling_flags(PLAIN_SAMPLING))
+    for slots, n in ((PROMPTS, PROMPTS), (1, args.single_prompts)):
+        _row(
+            f"llama-server, {slots} slots, prompt cache on, {EQUAL}",
+            raw_tok_s(binary, tok, slots, n, True, args.threads, args.rounds, plain),
+            tok_s,
+        )
+    print(f"  ({EQUAL}: {' '.join(plain)})")
 
     print(f"\n== through the simulator: {PROMPTS} concurrent seeded searches, k=3 ==")
     docs_s: dict[str, float] = {}
@@ -287,7 +317,7 @@ def main() -> int:
     )
     from zerosearch.simulator.engines.openai import OpenAIEngine
 
-    for name, flags in (("openai", ()), ("openai, -fa off", fa_off)):
+    for name, flags in (("openai", ()), ("openai, -fa off", fa_off), (f"openai, {EQUAL}", plain)):
         with raw_llama_server(binary, PROMPTS, args.threads, flags) as url:
             # 16 concurrent searches wait on one server: on a slow machine a call passes the engine's 60 s
             s = settings(
@@ -296,19 +326,18 @@ def main() -> int:
             print(f"  (openai over llama-server {' '.join(flags) or 'with its defaults'})")
             docs_s[name] = simulator_docs_s(s, OpenAIEngine(s), PROMPTS, 3, args.rounds)
 
-    print(
-        "\n== ratios (against llama-server's defaults; in brackets, against the faster of its two configurations) =="
-    )
-    cache_on = tok_s[f"llama-server, {PROMPTS} slots, prompt cache on"]
+    print(f"\n== ratios ours / llama-server: its defaults [its fastest configuration] ({EQUAL}) ==")
     for slots in (PROMPTS, 1):
-        ours, raw = tok_s[f"ours: llamacpp, {slots} slots"], f"llama-server, {slots} slots, prompt cache on"
-        best = max(tok_s[raw], tok_s[f"{raw}, -fa off"])
-        print(
-            f"ours llamacpp {slots} / llama-server {slots} with prompt cache: {ours / tok_s[raw]:.2f}x ({ours / best:.2f}x)"
-        )
-    best_docs = max(docs_s["openai"], docs_s["openai, -fa off"])
-    print(f"simulator docs/s, llamacpp / openai over llama-server: {docs_s['llamacpp'] / docs_s['openai']:.2f}x "
-          f"({docs_s['llamacpp'] / best_docs:.2f}x)")  # fmt: skip
+        raw = f"llama-server, {slots} slots, prompt cache on"
+        configurations = (tok_s[raw], tok_s[f"{raw}, -fa off"], tok_s[f"{raw}, {EQUAL}"])
+        print(f"ours llamacpp {slots} / llama-server {slots} with prompt cache: "
+              + _ratios(tok_s[f"ours: llamacpp, {slots} slots"], configurations))  # fmt: skip
+    configurations = (docs_s["openai"], docs_s["openai, -fa off"], docs_s[f"openai, {EQUAL}"])
+    print(
+        "simulator docs/s, llamacpp / openai over llama-server: "
+        + _ratios(docs_s["llamacpp"], configurations)
+    )
+    cache_on = tok_s[cached]
     if "transformers" in docs_s:
         print(f"ours transformers 16 / llama-server 16 with prompt cache: "
               f"{tok_s['ours: transformers, micro-batch 16, fp32'] / cache_on:.2f}x")  # fmt: skip

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from zerosearch.simulator.metrics import SimulatorMetrics
     from zerosearch.simulator.settings import SimulatorSettings
 
-__all__ = ["PROMPT_ALLOWANCE", "LlamaCppEngine", "gguf_path"]
+__all__ = ["PLAIN_SAMPLING", "PROMPT_ALLOWANCE", "LlamaCppEngine", "gguf_path"]
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,9 @@ _NO_REPACK = "--no-repack"
 _SEED_RANGE = 0xFFFFFFFF
 """llama.cpp seeds are 32-bit and 0xFFFFFFFF means "random": seeds are taken modulo this."""
 
-# Plain temperature sampling over the whole vocabulary, as the transformers engine samples.
-_PLAIN_SAMPLING = {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0, "repeat_penalty": 1.0}
+PLAIN_SAMPLING = {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0, "repeat_penalty": 1.0}
+"""Plain temperature sampling over the whole vocabulary, as the transformers engine and the reference's vLLM
+(its defaults) sample: every truncation llama-server applies by default turned off in each request."""
 
 
 def gguf_path(model: str) -> Path:
@@ -309,7 +310,7 @@ class LlamaCppEngine(Engine):
         seed = request.seed if request.seed is not None else secrets.randbits(63)
         return {
             "prompt": ids, "n_predict": request.max_new_tokens, "temperature": self.settings.temperature,
-            "seed": seed % _SEED_RANGE, "stop": list(request.stop), "cache_prompt": True, **_PLAIN_SAMPLING,
+            "seed": seed % _SEED_RANGE, "stop": list(request.stop), "cache_prompt": True, **PLAIN_SAMPLING,
         }  # fmt: skip
 
     async def timed_round(self, tag: str, new_tokens: int) -> float:
