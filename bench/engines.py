@@ -2,6 +2,7 @@
 
     python bench/engines.py --skip-transformers  # the issue-14 table, in one run (~30 minutes on 2 cores)
     python bench/engines.py --answer-rate 48     # plus the useful-mode answer rate, transformers vs llamacpp
+    python bench/engines.py --answer-rate 288 --answer-rate-only   # that probe alone, paired per question
 
 Locates or builds ``llama-server`` (zerosearch.simulator.engines.llama_server: PATH, cache, else a build from
 the llama-cpp-python sdist on PyPI). Then, one engine at a time (never two model processes at once):
@@ -30,13 +31,14 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -56,7 +58,7 @@ from zerosearch.simulator.prompts import Mode, SimulationPrompt, build_prompt
 from zerosearch.simulator.settings import SimulatorSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/: the answer-rate probe is shared
-from simulator import useful_answer_rate
+from simulator import useful_answer_hits
 
 log = logging.getLogger("bench.engines")
 
@@ -229,6 +231,38 @@ def simulator_docs_s(settings: SimulatorSettings, engine: Engine, n: int, k: int
     return statistics.median(rates)
 
 
+def answer_rates(questions: int, settings: Callable[..., SimulatorSettings], model, tok, extra) -> None:  # type: ignore[no-untyped-def]
+    """The useful-mode answer rate of both engines on the same questions and seeds, and how their hits
+    pair up question by question (the discordant pairs are what tells the engines apart)."""
+
+    def probe(engine: str) -> SimulatorSettings:  # every question in one POST body
+        size = max(questions, 256)
+        return settings(engine, PROMPTS, tokens_per_document=32, max_request_batch=size, max_queue=size)
+
+    hits = {
+        name: useful_answer_hits(s := probe(name), make(s), questions)
+        for name, make in (
+            ("transformers", lambda s: TransformersEngine(s, model=model, tokenizer=tok)),
+            ("llamacpp", lambda s: LlamaCppEngine(s, tokenizer=tok, extra_args=extra)),
+        )
+    }
+    print(f"\nuseful documents containing the gold answer ({questions} NQ questions, k=3, seeds 0..): "
+          + ", ".join(f"{k} {sum(v) / len(v):.1%}" for k, v in hits.items()))  # fmt: skip
+    pairs = list(zip(hits["transformers"], hits["llamacpp"], strict=True))
+    only_t, only_l = pairs.count((True, False)), pairs.count((False, True))
+    print(f"  per question: both {pairs.count((True, True))}, transformers only {only_t}, llamacpp only "
+          f"{only_l}, neither {pairs.count((False, False))}; exact McNemar p = {_mcnemar(only_t, only_l):.2f}")  # fmt: skip
+
+
+def _mcnemar(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value: the discordant pairs against a fair coin."""
+    n, low = b + c, min(b, c)
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(low + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
 def main() -> int:
     """Measure every row and print the table and the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -243,12 +277,17 @@ def main() -> int:
         "--answer-rate", type=int, default=0, help="NQ questions of the answer-rate probe (0: skip)."
     )
     parser.add_argument(
+        "--answer-rate-only", action="store_true", help="Only the answer-rate probe (no speed rows)."
+    )
+    parser.add_argument(
         "--llamacpp-args", default="", help="More llama-server flags for our engine (levers)."
     )
     parser.add_argument(
         "--skip-transformers", action="store_true", help="Leave out the (slow) transformers rows."
     )
     args = parser.parse_args()
+    if args.answer_rate_only and args.answer_rate < 1:
+        parser.error("--answer-rate-only needs --answer-rate N (N >= 1 NQ questions)")
     logging.basicConfig(level=logging.WARNING)
     print("load before:", _uptime(), flush=True)
     binary = llama_server_binary(os.environ.get("ZEROSEARCH_LLAMA_SERVER_PATH"))
@@ -262,6 +301,10 @@ def main() -> int:
                                  temperature=TEMPERATURE, threads=args.threads, batch_wait_ms=10,
                                  latency_budget_s=3600, **extra)  # fmt: skip
 
+    if args.answer_rate_only:
+        answer_rates(args.answer_rate, settings, model, tok, extra)
+        print("\nload after:", _uptime())
+        return 0
     print(f"\n== tok/s: {PROMPTS} prompt-only prompts, {NEW_TOKENS} new tokens, temperature {TEMPERATURE} ==")
     if not args.skip_transformers:
         for batch, n in ((PROMPTS, PROMPTS), (1, args.single_prompts)):
@@ -344,17 +387,7 @@ def main() -> int:
         print(f"simulator docs/s, transformers / openai over llama-server: "
               f"{docs_s['transformers'] / docs_s['openai']:.2f}x")  # fmt: skip
     if args.answer_rate:
-        rates = {
-            name: useful_answer_rate(
-                s := settings(name, PROMPTS, tokens_per_document=32), make(s), args.answer_rate
-            )
-            for name, make in (
-                ("transformers", lambda s: TransformersEngine(s, model=model, tokenizer=tok)),
-                ("llamacpp", lambda s: LlamaCppEngine(s, tokenizer=tok, extra_args=extra)),
-            )
-        }
-        print(f"\nuseful documents containing the gold answer ({args.answer_rate} NQ questions, k=3, seeds 0..): "
-              + ", ".join(f"{k} {v:.1%}" for k, v in rates.items()))  # fmt: skip
+        answer_rates(args.answer_rate, settings, model, tok, extra)
     print("\nload after:", _uptime())
     return 0
 

@@ -90,9 +90,9 @@ def cache_hits(model, tok, args: argparse.Namespace) -> float:  # type: ignore[n
     return statistics.median(lat)
 
 
-def useful_answer_rate(settings: SimulatorSettings, engine: Any, questions: int) -> float:
-    """Share of useful-mode calls (k=3, seed i, the first ``questions`` of NQ) whose documents contain a
-    gold answer (the simulation tuning's whole-word match); bench/engines.py runs the same probe."""
+def useful_answer_hits(settings: SimulatorSettings, engine: Any, questions: int) -> list[bool]:
+    """Per question, whether a useful-mode call (k=3, seed i, the first ``questions`` of NQ) wrote
+    documents containing a gold answer (the simulation tuning's whole-word match)."""
     import json
 
     from zerosearch.common.metrics import contains_answer
@@ -107,11 +107,16 @@ def useful_answer_rate(settings: SimulatorSettings, engine: Any, questions: int)
     ]}  # fmt: skip
     with serve_app(create_app(settings, engine=engine), startup_timeout_s=600) as url:
         results = httpx.post(f"{url}/search", json=body, timeout=3600).raise_for_status().json()["results"]
-    hits = sum(
+    return [
         contains_answer(" ".join(f"{d['title']} {d['text']}" for d in res["documents"]), r["golden_answers"])
         for r, res in zip(rows, results, strict=True)
-    )
-    return hits / len(rows)
+    ]
+
+
+def useful_answer_rate(settings: SimulatorSettings, engine: Any, questions: int) -> float:
+    """Share of :func:`useful_answer_hits`; bench/engines.py runs the same probe."""
+    hits = useful_answer_hits(settings, engine, questions)
+    return sum(hits) / len(hits)
 
 
 def answer_rate(model, tok, args: argparse.Namespace, **overrides) -> float:  # type: ignore[no-untyped-def]

@@ -58,7 +58,7 @@ _SIMULATOR_MODEL = "smollm2-135m"
 
 @dataclass
 class DemoOptions:
-    """What the demo runs; the defaults took 7.1–7.4 minutes on 2 CPU cores (docs/benchmarks.md)."""
+    """What the demo runs; the defaults took 7.0–7.4 minutes on 2 CPU cores (docs/benchmarks.md)."""
 
     heldout: dict[str, int] = field(default_factory=lambda: {"nq": 30, "hotpotqa": 15})
     train_questions: int = 256
