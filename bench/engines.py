@@ -3,6 +3,7 @@
     python bench/engines.py --skip-transformers  # the issue-14 table, in one run (~30 minutes on 2 cores)
     python bench/engines.py --answer-rate 48     # plus the useful-mode answer rate, transformers vs llamacpp
     python bench/engines.py --answer-rate 288 --answer-rate-only   # that probe alone, paired per question
+    python bench/engines.py --answer-rate 288 --answer-rate-only --answer-rate-seed 1000   # another draw
 
 Locates or builds ``llama-server`` (zerosearch.simulator.engines.llama_server: PATH, cache, else a build from
 the llama-cpp-python sdist on PyPI). Then, one engine at a time (never two model processes at once):
@@ -231,7 +232,9 @@ def simulator_docs_s(settings: SimulatorSettings, engine: Engine, n: int, k: int
     return statistics.median(rates)
 
 
-def answer_rates(questions: int, settings: Callable[..., SimulatorSettings], model, tok, extra) -> None:  # type: ignore[no-untyped-def]
+def answer_rates(
+    questions: int, first_seed: int, settings: Callable[..., SimulatorSettings], model, tok, extra
+) -> None:  # type: ignore[no-untyped-def]
     """The useful-mode answer rate of both engines on the same questions and seeds, and how their hits
     pair up question by question (the discordant pairs are what tells the engines apart)."""
 
@@ -240,13 +243,13 @@ def answer_rates(questions: int, settings: Callable[..., SimulatorSettings], mod
         return settings(engine, PROMPTS, tokens_per_document=32, max_request_batch=size, max_queue=size)
 
     hits = {
-        name: useful_answer_hits(s := probe(name), make(s), questions)
+        name: useful_answer_hits(s := probe(name), make(s), questions, first_seed)
         for name, make in (
             ("transformers", lambda s: TransformersEngine(s, model=model, tokenizer=tok)),
             ("llamacpp", lambda s: LlamaCppEngine(s, tokenizer=tok, extra_args=extra)),
         )
     }
-    print(f"\nuseful documents containing the gold answer ({questions} NQ questions, k=3, seeds 0..): "
+    print(f"\nuseful documents containing the gold answer ({questions} NQ questions, k=3, seeds {first_seed}..): "
           + ", ".join(f"{k} {sum(v) / len(v):.1%}" for k, v in hits.items()))  # fmt: skip
     pairs = list(zip(hits["transformers"], hits["llamacpp"], strict=True))
     only_t, only_l = pairs.count((True, False)), pairs.count((False, True))
@@ -277,6 +280,9 @@ def main() -> int:
         "--answer-rate", type=int, default=0, help="NQ questions of the answer-rate probe (0: skip)."
     )
     parser.add_argument(
+        "--answer-rate-seed", type=int, default=0, help="Seed of the probe's first question (i: +i)."
+    )
+    parser.add_argument(
         "--answer-rate-only", action="store_true", help="Only the answer-rate probe (no speed rows)."
     )
     parser.add_argument(
@@ -302,7 +308,7 @@ def main() -> int:
                                  latency_budget_s=3600, **extra)  # fmt: skip
 
     if args.answer_rate_only:
-        answer_rates(args.answer_rate, settings, model, tok, extra)
+        answer_rates(args.answer_rate, args.answer_rate_seed, settings, model, tok, extra)
         print("\nload after:", _uptime())
         return 0
     print(f"\n== tok/s: {PROMPTS} prompt-only prompts, {NEW_TOKENS} new tokens, temperature {TEMPERATURE} ==")
@@ -387,7 +393,7 @@ def main() -> int:
         print(f"simulator docs/s, transformers / openai over llama-server: "
               f"{docs_s['transformers'] / docs_s['openai']:.2f}x")  # fmt: skip
     if args.answer_rate:
-        answer_rates(args.answer_rate, settings, model, tok, extra)
+        answer_rates(args.answer_rate, args.answer_rate_seed, settings, model, tok, extra)
     print("\nload after:", _uptime())
     return 0
 

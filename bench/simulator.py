@@ -90,9 +90,12 @@ def cache_hits(model, tok, args: argparse.Namespace) -> float:  # type: ignore[n
     return statistics.median(lat)
 
 
-def useful_answer_hits(settings: SimulatorSettings, engine: Any, questions: int) -> list[bool]:
-    """Per question, whether a useful-mode call (k=3, seed i, the first ``questions`` of NQ) wrote
-    documents containing a gold answer (the simulation tuning's whole-word match)."""
+def useful_answer_hits(
+    settings: SimulatorSettings, engine: Any, questions: int, first_seed: int = 0
+) -> list[bool]:
+    """Per question, whether a useful-mode call (k=3, seed ``first_seed + i`` for question i, the first
+    ``questions`` of NQ) wrote documents containing a gold answer (the simulation tuning's whole-word
+    match). Another ``first_seed`` is another draw of the same questions: an engine's spread."""
     import json
 
     from zerosearch.common.metrics import contains_answer
@@ -102,7 +105,7 @@ def useful_answer_hits(settings: SimulatorSettings, engine: Any, questions: int)
     rows = [json.loads(line) for line in path.read_text().splitlines()[:questions]]
     body = {"requests": [
         {"q": r["question"], "k": 3, "mode": "useful", "question": r["question"],
-         "answer": r["golden_answers"][0], "seed": i}
+         "answer": r["golden_answers"][0], "seed": first_seed + i}
         for i, r in enumerate(rows)
     ]}  # fmt: skip
     with serve_app(create_app(settings, engine=engine), startup_timeout_s=600) as url:
